@@ -1,0 +1,202 @@
+"""The documented Offers Feedback HTTP API at /api: one JSON answer shape for everything."""
+from datetime import datetime, timedelta, timezone
+
+from flask import Blueprint, current_app, jsonify, request
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException
+
+from .credentials import credentials_match
+from .feedback import record_feedback
+from .forms import ActionForm, UserFeedbackForm, form_problems
+from .models import FeedbackType
+
+bp = Blueprint("api", __name__)
+
+# Every error code the API answers, with its HTTP status (docs/api.md lists the same).
+ERROR_STATUS = {
+    "missing_value": 400,
+    "invalid_value": 400,
+    "unknown_action": 400,
+    "invalid_credentials": 401,
+    "not_allowed": 403,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "payload_too_large": 413,
+    "unknown_code": 422,
+    "server_error": 500,
+}
+
+
+class ApiError(Exception):
+    def __init__(self, code, message, fields=()):
+        super().__init__(message)
+        self.code, self.message, self.fields = code, message, list(fields)
+
+
+def error_response(code, message, fields=()):
+    """The one error shape: {"status": "error", "error", "message", "fields"}."""
+    body = {"status": "error", "error": code, "message": message, "fields": list(fields)}
+    return jsonify(body), ERROR_STATUS[code]
+
+
+def utcnow():
+    """Current UTC time as a naive datetime, the form stored in the database."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def request_params():
+    """Query string merged with a form or JSON body (the body wins), as a MultiDict."""
+    if len(request.query_string) > current_app.config["MAX_CONTENT_LENGTH"]:
+        raise ApiError("payload_too_large", "The request is too large.")
+    params = MultiDict(request.args)
+    if request.method != "POST":
+        return params
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise ApiError("invalid_value", "The request body must be a JSON object in UTF-8.")
+        for key, value in body.items():
+            if isinstance(value, (dict, list)):
+                raise ApiError("invalid_value", f"Invalid value for {key}: must be a string or a number.", [key])
+            if value is not None:
+                params.setlist(key, [value if isinstance(value, str) else str(value)])
+    else:
+        for key in request.form:
+            params.setlist(key, request.form.getlist(key))
+    return params
+
+
+def validated(form):
+    """Raise missing_value (all missing fields at once) or invalid_value for a bad form."""
+    if form.validate():
+        return form
+    missing, invalid = form_problems(form)
+    if missing:
+        raise ApiError("missing_value", "Missing value for: " + ", ".join(missing), missing)
+    detail = "; ".join(f"{name}: {message}" for name, message in invalid.items())
+    raise ApiError("invalid_value", f"Invalid value for {detail}.", invalid)
+
+
+def authenticated(form):
+    """The client's credentials, or invalid_credentials (one answer for every failure)."""
+    credentials = current_app.extensions["lookups"].credentials(form.clientkey.data)
+    if not credentials_match(credentials, form.clientpass.data, form.apikey.data):
+        raise ApiError(
+            "invalid_credentials",
+            "The clientkey, clientpass and apikey do not match an active API key.",
+            ["clientkey", "clientpass", "apikey"],
+        )
+    return credentials
+
+
+def resolved_report(form, credentials):
+    """The catalogue rows a report names, checked to belong together and to the client."""
+    lookups = current_app.extensions["lookups"]
+    bank = lookups.bank(form.your_bank_code.data)
+    if bank is None:
+        raise ApiError("unknown_code", "Unknown your_bank_code.", ["your_bank_code"])
+    if not credentials.serves(bank):
+        raise ApiError("not_allowed", "This client may not report for that bank.", ["your_bank_code"])
+    offer = lookups.offer(form.offer_code.data)
+    if offer is None:
+        raise ApiError("unknown_code", "Unknown offer_code.", ["offer_code"])
+    if not offer.powered_for(bank):
+        raise ApiError("unknown_code", "That offer is not one of this bank's offers.", ["offer_code", "your_bank_code"])
+    outlet = lookups.outlet(form.outlet_code.data)
+    if outlet is None:
+        raise ApiError("unknown_code", "Unknown outlet_code.", ["outlet_code"])
+    if outlet.merchant_id != offer.merchant_id:
+        raise ApiError("unknown_code", "That outlet is not one of the offer's merchant's outlets.", ["outlet_code", "offer_code"])
+    feedback_type = lookups.feedback_type(form.feedback_type.data)
+    if feedback_type is None:
+        raise ApiError("unknown_code", "Unknown feedback_type: see action=feedback_types.", ["feedback_type"])
+    return bank, offer, outlet, feedback_type
+
+
+def user_feedback(params):
+    """Record one customer report."""
+    form = validated(UserFeedbackForm(params))
+    credentials = authenticated(form)
+    bank, offer, outlet, feedback_type = resolved_report(form, credentials)
+    config = current_app.config
+    result = record_feedback(
+        bank=bank,
+        offer=offer,
+        outlet=outlet,
+        feedback_type=feedback_type,
+        user_id=form.user_id.data,
+        latitude=form.user_latitude.data,
+        longitude=form.user_longitude.data,
+        accuracy_m=form.user_accuracy.data,
+        comment=form.comment.data or "",
+        client_id=credentials.client_id,
+        channel="api",
+        now=utcnow(),
+        default_radius_m=config["LOCATION_RADIUS_M"],
+        duplicate_window=timedelta(hours=config["DUPLICATE_WINDOW_HOURS"]),
+    )
+    message = (
+        "Already reported recently; counted once." if result.duplicate else "Thank you, your feedback was recorded."
+    )
+    return jsonify(
+        status="success",
+        message=message,
+        feedback_id=result.feedback_id,
+        duplicate=result.duplicate,
+        location={"verdict": result.verdict, "distance_m": result.distance_m, "radius_m": result.radius_m},
+        offer_status=result.offer_status,
+    )
+
+
+def feedback_types(params):
+    """The feedback type catalogue (public: it holds nothing secret)."""
+    types = FeedbackType.select().where(FeedbackType.active == True).order_by(FeedbackType.id)  # noqa: E712
+    return jsonify(status="success", feedback_types=[{"id": t.id, "slug": t.slug, "label": t.label} for t in types])
+
+
+# The published documentation spells the report action both ways.
+ACTIONS = {"user_feedback": user_feedback, "feedback": user_feedback, "feedback_types": feedback_types}
+
+
+@bp.route("/api", methods=["GET", "POST"])
+def api():
+    """Dispatch on the action parameter."""
+    try:
+        params = request_params()
+        action = validated(ActionForm(params)).action.data
+        if action not in ACTIONS:
+            raise ApiError("unknown_action", f"Unknown action; use one of: {', '.join(ACTIONS)}.", ["action"])
+        return ACTIONS[action](params)
+    except ApiError as exc:
+        return error_response(exc.code, exc.message, exc.fields)
+
+
+HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
+@bp.app_errorhandler(HTTPException)
+def http_error(exc):
+    """JSON instead of Werkzeug's HTML pages under /api."""
+    if not request.path.startswith("/api"):
+        return exc
+    code = HTTP_ERROR_CODES.get(exc.code, "server_error" if exc.code >= 500 else "invalid_value")
+    messages = {
+        "not_found": "No such API path; use /api?action=... .",
+        "method_not_allowed": "Use GET or POST.",
+        "payload_too_large": "The request is too large.",
+        "server_error": "The server could not answer; try again later.",
+        "invalid_value": "The request could not be read.",
+    }
+    response, status = error_response(code, messages[code])
+    if getattr(exc, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    return response, status
+
+
+@bp.app_errorhandler(Exception)
+def unexpected_error(exc):
+    """Log the fault (path only: query strings carry secrets) and answer without internals."""
+    current_app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+    if request.path.startswith("/api"):
+        return error_response("server_error", "The server could not answer; try again later.")
+    return "Internal Server Error", 500

@@ -1,0 +1,103 @@
+"""API clients and their secrets: generated, shown once, kept only as digests."""
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from .db import database
+from .models import ApiKey, Client
+
+
+def new_secret():
+    """A fresh high-entropy secret (256 bits, URL-safe)."""
+    return secrets.token_urlsafe(32)
+
+
+def digest(secret):
+    """SHA-256 hex digest; enough for random 256-bit secrets, unlike for passwords."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+# Compared against when the clientkey is unknown, so that case costs the same time.
+_NO_DIGEST = digest(new_secret())
+
+
+@dataclass(frozen=True)
+class IssuedClient:
+    client: Client
+    clientpass: str
+    apikey: str
+    apikey_id: str
+
+
+@dataclass(frozen=True)
+class ClientCredentials:
+    """What verifying a request needs; small and immutable, so workers may cache it."""
+
+    client_id: int
+    bank_id: int | None
+    network_id: int | None
+    pass_digest: str
+    apikey_digests: tuple
+
+    def serves(self, bank):
+        """True when this client may report for bank: its own, or one on its network."""
+        if self.bank_id is not None:
+            return self.bank_id == bank.id
+        return bank.network_id is not None and bank.network_id == self.network_id
+
+
+def _new_api_key(client, now):
+    apikey = new_secret()
+    row = ApiKey.create(client=client, key_id="ak_" + secrets.token_hex(6), digest=digest(apikey), created_at=now)
+    return apikey, row.key_id
+
+
+def create_client(name, now, bank=None, network=None):
+    """Create a client for one bank or one network, with its first API key."""
+    clientpass = new_secret()
+    with database.atomic():
+        client = Client.create(
+            clientkey="ck_" + secrets.token_hex(10),
+            name=name,
+            bank=bank,
+            network=network,
+            pass_digest=digest(clientpass),
+            created_at=now,
+        )
+        apikey, apikey_id = _new_api_key(client, now)
+    return IssuedClient(client, clientpass, apikey, apikey_id)
+
+
+def add_api_key(client, now):
+    """Issue another API key, so a bank can rotate without downtime."""
+    return _new_api_key(client, now)
+
+
+def revoke_api_key(client, apikey_id, now):
+    """Revoke one of the client's keys; False when it has no such active key."""
+    return bool(
+        ApiKey.update(revoked_at=now)
+        .where(ApiKey.client == client, ApiKey.key_id == apikey_id, ApiKey.revoked_at.is_null())
+        .execute()
+    )
+
+
+def load_credentials(clientkey):
+    """The digests a request for clientkey must match, or None for an unknown key."""
+    client = Client.get_or_none(Client.clientkey == clientkey)
+    if client is None:
+        return None
+    keys = ApiKey.select(ApiKey.digest).where(ApiKey.client == client, ApiKey.revoked_at.is_null())
+    return ClientCredentials(client.id, client.bank_id, client.network_id, client.pass_digest, tuple(k.digest for k in keys))
+
+
+def credentials_match(credentials, clientpass, apikey):
+    """Constant-time check of a pass and an API key against stored digests."""
+    pass_digest = credentials.pass_digest if credentials else _NO_DIGEST
+    pass_ok = hmac.compare_digest(digest(clientpass), pass_digest)
+    apikey_digest = digest(apikey)
+    key_ok = False
+    for stored in credentials.apikey_digests if credentials else (_NO_DIGEST,):
+        key_ok |= hmac.compare_digest(apikey_digest, stored)
+    return credentials is not None and pass_ok and key_ok

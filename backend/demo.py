@@ -1,0 +1,135 @@
+"""A realistic demo: two cities of merchants and outlets, offers, a client, 90 days of reports."""
+import math
+import random
+from datetime import timedelta
+
+from .catalog import import_catalog
+from .credentials import create_client
+from .db import database
+from .feedback import record_feedback
+from .geo import EARTH_RADIUS_M
+from .models import Bank, FeedbackType, Network, Offer, Outlet
+
+NEIGHBOURHOODS = {
+    "Mumbai": [("Bandra West", 19.0596, 72.8295), ("Andheri West", 19.1364, 72.8296), ("Lower Parel", 18.9953, 72.8300),
+               ("Colaba", 18.9067, 72.8147), ("Powai", 19.1176, 72.9060)],
+    "Bengaluru": [("Koramangala", 12.9352, 77.6245), ("Indiranagar", 12.9784, 77.6408), ("Jayanagar", 12.9250, 77.5938),
+                  ("Whitefield", 12.9698, 77.7500), ("MG Road", 12.9756, 77.6050)],
+}
+MERCHANTS = [
+    ("Cafe Aroma", "cafe"), ("Brew & Bean", "cafe"), ("Spice Route Kitchen", "restaurant"), ("Tandoor Tales", "restaurant"),
+    ("Green Leaf Salads", "restaurant"), ("Curry Leaf", "restaurant"), ("Coastal Catch", "restaurant"),
+    ("Pizza Piazza", "restaurant"), ("Noodle Bar 88", "restaurant"), ("Sweet Tooth Bakery", "bakery"),
+    ("Urban Threads", "apparel"), ("Silk & Loom", "apparel"), ("StepUp Footwear", "apparel"), ("Denim Dock", "apparel"),
+    ("Gadget Galaxy", "electronics"), ("PixelCare Electronics", "electronics"), ("SoundWave Audio", "electronics"),
+    ("FreshCart Grocers", "grocery"), ("Daily Basket", "grocery"), ("Organic Orchard", "grocery"),
+    ("Page Turner Books", "books"), ("FitZone Gym", "fitness"), ("Glow Salon", "beauty"), ("Vision Plus Opticals", "optical"),
+    ("CarePlus Pharmacy", "pharmacy"), ("Little Wonders Toys", "toys"), ("HomeNest Decor", "home"),
+    ("Petal & Stem Florists", "gifts"), ("Velocity Cycles", "sports"), ("Cinema Square", "entertainment"),
+]
+DISCOUNTS = ["10% off", "15% off", "20% off", "Flat Rs 150 off", "Buy one get one", "5% cashback"]
+
+
+def demo_catalog(today, rng):
+    """The demo catalogue in import shape (sections of raw text records)."""
+    networks = [{"code": "UPN", "name": "UniPay Network"}]
+    banks = [
+        {"code": "HARBOUR", "name": "Harbour Bank", "network": "UPN"},
+        {"code": "SUNRISE", "name": "Sunrise Bank", "network": "UPN"},
+        {"code": "KAVERI", "name": "Kaveri Co-operative Bank"},
+    ]
+    merchants, outlets, offers = [], [], []
+    for number, (name, category) in enumerate(MERCHANTS, 1):
+        code = "".join(ch for ch in name.upper() if ch.isalnum())[:12] + f"{number:02d}"
+        merchants.append({"code": code, "name": name, "category": category})
+        cities = rng.sample(list(NEIGHBOURHOODS), k=rng.choice([1, 1, 2]))
+        for city in cities:
+            for index, (area, lat, lon) in enumerate(rng.sample(NEIGHBOURHOODS[city], k=rng.randint(1, 3)), 1):
+                dlat, dlon = _offset(lat, rng.uniform(0, 1800), rng.uniform(0, 360))
+                outlets.append({
+                    "code": f"{code}-{city[:3].upper()}{index}", "merchant": code, "name": f"{name}, {area}",
+                    "city": city, "address": f"{rng.randint(1, 220)} {area} Main Road, {city}",
+                    "latitude": f"{lat + dlat:.6f}", "longitude": f"{lon + dlon:.6f}",
+                })
+        for sponsor in rng.sample(["HARBOUR", "SUNRISE", "KAVERI", "UPN"], k=rng.choice([1, 2])):
+            start = today - timedelta(days=rng.randint(60, 200))
+            end = today + timedelta(days=rng.randint(30, 120)) if rng.random() < 0.8 else today - timedelta(days=rng.randint(5, 40))
+            offer = {"code": f"{code}-{sponsor}", "title": f"{rng.choice(DISCOUNTS)} at {name}", "merchant": code,
+                     "valid_from": start.isoformat(), "valid_to": end.isoformat()}
+            offer["network" if sponsor == "UPN" else "bank"] = sponsor
+            offers.append(offer)
+    sections = {"networks": networks, "banks": banks, "merchants": merchants, "outlets": outlets, "offers": offers}
+    return {name: [(f"demo: {name} record {i}", rec) for i, rec in enumerate(rows, 1)] for name, rows in sections.items()}
+
+
+def _offset(lat, metres, bearing_deg):
+    """Degrees of latitude and longitude for a move of metres along bearing_deg."""
+    bearing = math.radians(bearing_deg)
+    dlat = metres * math.cos(bearing) / EARTH_RADIUS_M
+    dlon = metres * math.sin(bearing) / (EARTH_RADIUS_M * math.cos(math.radians(lat)))
+    return math.degrees(dlat), math.degrees(dlon)
+
+
+def _historic_reports(now, rng, count, default_radius_m):
+    """Record count reports over the last 90 days, skewed towards a few merchants."""
+    offers = list(Offer.select())
+    outlets_by_merchant = {}
+    for outlet in Outlet.select():
+        outlets_by_merchant.setdefault(outlet.merchant_id, []).append(outlet)
+    banks = list(Bank.select())
+    types = list(FeedbackType.select().order_by(FeedbackType.id))
+    type_weights = [40, 25, 20, 10, 5][: len(types)]
+    # Zipf-like: a handful of merchants draw most complaints, as in real life.
+    weights = [1 / (rank + 1) ** 1.1 for rank in range(len(offers))]
+    rng.shuffle(weights)
+    customers = [f"customer{n:04d}@{rng.choice(['harbour', 'sunrise', 'kaveri'])}.example" for n in range(900)]
+    customers += [f"device-{rng.getrandbits(64):016x}" for _ in range(300)]
+    for _ in range(count):
+        offer = rng.choices(offers, weights)[0]
+        eligible = [b for b in banks if offer.powered_for(b)]
+        outlet = rng.choice(outlets_by_merchant[offer.merchant_id])
+        when = now - timedelta(days=90 * rng.random() ** 1.3, minutes=rng.randint(0, 600))
+        lat = lon = accuracy = None
+        roll = rng.random()
+        if roll < 0.7:  # at the till
+            dlat, dlon = _offset(outlet.latitude, rng.uniform(0, 90), rng.uniform(0, 360))
+            lat, lon, accuracy = outlet.latitude + dlat, outlet.longitude + dlon, rng.uniform(8, 45)
+        elif roll < 0.8:  # reported later, from elsewhere
+            dlat, dlon = _offset(outlet.latitude, rng.uniform(1500, 9000), rng.uniform(0, 360))
+            lat, lon, accuracy = outlet.latitude + dlat, outlet.longitude + dlon, rng.uniform(10, 60)
+        elif roll < 0.85:  # poor indoor fix
+            lat, lon, accuracy = outlet.latitude, outlet.longitude, rng.uniform(400, 1500)
+        record_feedback(
+            bank=rng.choice(eligible), offer=offer, outlet=outlet,
+            feedback_type=rng.choices(types, type_weights)[0], user_id=rng.choice(customers),
+            latitude=lat, longitude=lon, accuracy_m=accuracy,
+            comment=rng.choice(["", "", "Cashier said the offer is not valid here.", "Manager refused the discount.",
+                                "They said the offer ended last week.", "Staff had never heard of it."]),
+            channel="import", now=when, default_radius_m=default_radius_m, duplicate_window=timedelta(hours=24),
+        )
+
+
+def seed_demo(now, default_radius_m, reports=3000, seed=7):
+    """Fill an empty database with the demo; returns the demo client's issued credentials."""
+    rng = random.Random(seed)
+    with database.atomic():
+        import_catalog(demo_catalog(now.date(), rng))
+        _historic_reports(now, rng, reports, default_radius_m)
+        return create_client("Demo network client (UniPay)", now, network=Network.get(Network.code == "UPN"))
+
+
+def demo_example(credentials, base_url, today):
+    """A ready-to-paste curl command that reports for an active demo offer."""
+    banks = list(Bank.select().join(Network).where(Network.code == "UPN").order_by(Bank.code))
+    for offer in Offer.select().where(Offer.valid_from <= today, Offer.valid_to >= today).order_by(Offer.code):
+        bank = next((b for b in banks if offer.powered_for(b)), None)
+        if bank is not None:
+            break
+    outlet = Outlet.select().where(Outlet.merchant == offer.merchant_id).order_by(Outlet.code).first()
+    query = (
+        f"action=user_feedback&clientkey={credentials['clientkey']}&clientpass={credentials['clientpass']}"
+        f"&apikey={credentials['apikey']}&user_id=demo@harbour.example&user_latitude={outlet.latitude:.6f}"
+        f"&user_longitude={outlet.longitude:.6f}&feedback_type=1&comment=Cashier+refused+the+offer"
+        f"&offer_code={offer.code}&your_bank_code={bank.code}&outlet_code={outlet.code}"
+    )
+    return f"curl -s '{base_url}/api?{query}'"

@@ -1,0 +1,116 @@
+"""WTForms that parse and validate every API request; errors name the fields at fault."""
+import math
+import unicodedata
+
+from wtforms import Form, StringField
+from wtforms.validators import Length, StopValidation, ValidationError
+
+MISSING = "missing"
+
+
+def required(form, field):
+    """A value must be present and not blank."""
+    if not (field.raw_data and field.raw_data[0].strip()):
+        field.errors[:] = []
+        raise StopValidation(MISSING)
+
+
+def plain_text(allow_newlines=False):
+    """Refuse control characters (newline and tab allowed in free text) and undecodable bytes."""
+    allowed = {"\n", "\t", "\r"} if allow_newlines else set()
+
+    def check(form, field):
+        text = field.data or ""
+        if "\ufffd" in text:
+            raise ValidationError("is not valid UTF-8")
+        if any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in text):
+            raise ValidationError("must not contain control characters")
+
+    return check
+
+
+def between(low, high, unit=""):
+    """A number, when given, must lie in [low, high]."""
+
+    def check(form, field):
+        if field.data is not None and not low <= field.data <= high:
+            raise ValidationError(f"must be a number{unit} between {low} and {high}")
+
+    return check
+
+
+def strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class NumberField(StringField):
+    """A decimal number; blank means not given. NaN and infinities are refused."""
+
+    def process_formdata(self, valuelist):
+        raw = valuelist[0].strip() if valuelist else ""
+        self.data = None
+        if raw:
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ValueError("must be a number") from None
+            if not math.isfinite(value):
+                raise ValueError("must be a finite number")
+            self.data = value
+
+    def _value(self):
+        return "" if self.data is None else str(self.data)
+
+
+def code_field(label):
+    return StringField(label, [required, Length(max=64, message="must be at most 64 characters"), plain_text()], filters=[strip])
+
+
+def secret_field(label):
+    return StringField(label, [required, Length(max=200, message="must be at most 200 characters"), plain_text()], filters=[strip])
+
+
+class ActionForm(Form):
+    action = StringField("action", [required, plain_text()], filters=[strip])
+
+
+class CredentialsForm(Form):
+    clientkey = secret_field("clientkey")
+    clientpass = secret_field("clientpass")
+    apikey = secret_field("apikey")
+
+
+class UserFeedbackForm(CredentialsForm):
+    user_id = StringField(
+        "user_id", [required, Length(max=254, message="must be at most 254 characters"), plain_text()], filters=[strip]
+    )
+    user_latitude = NumberField("user_latitude", [between(-90, 90)])
+    user_longitude = NumberField("user_longitude", [between(-180, 180)])
+    user_accuracy = NumberField("user_accuracy", [between(0, 100_000, " of metres")])
+    feedback_type = StringField(
+        "feedback_type", [required, Length(max=64, message="must be at most 64 characters"), plain_text()], filters=[strip]
+    )
+    comment = StringField(
+        "comment", [Length(max=1000, message="must be at most 1000 characters"), plain_text(allow_newlines=True)],
+        filters=[strip],
+    )
+    offer_code = code_field("offer_code")
+    your_bank_code = code_field("your_bank_code")
+    outlet_code = code_field("outlet_code")
+
+    def validate(self, extra_validators=None):
+        """Also require the two coordinates together."""
+        ok = super().validate(extra_validators)
+        lat, lon = self.user_latitude, self.user_longitude
+        if not (lat.errors or lon.errors) and (lat.data is None) != (lon.data is None):
+            lat.errors.append("must be given together with user_longitude")
+            lon.errors.append("must be given together with user_latitude")
+            ok = False
+        return ok
+
+
+def form_problems(form):
+    """Split a validated form's errors into (missing field names, {field: first message})."""
+    missing = [name for name, errors in form.errors.items() if errors and errors[0] == MISSING]
+    invalid = {name: errors[0] for name, errors in form.errors.items() if errors and errors[0] != MISSING}
+    return missing, invalid

@@ -1,0 +1,55 @@
+"""Per-worker caches for the read-mostly look-ups each API request makes."""
+import time
+
+from .credentials import load_credentials
+from .models import Bank, FeedbackType, Offer, Outlet
+
+
+class TTLCache:
+    """Remembers found values (never misses) for a number of seconds."""
+
+    def __init__(self, seconds, clock=time.monotonic):
+        self.seconds = seconds
+        self.clock = clock
+        self._items = {}
+
+    def get(self, key, load):
+        """The cached value for key, else load() (kept only when it is not None)."""
+        now = self.clock()
+        hit = self._items.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        value = load()
+        if value is not None and self.seconds > 0:
+            self._items[key] = (now + self.seconds, value)
+        return value
+
+
+class Lookups:
+    """Catalogue rows and client credentials by code, cached per worker.
+
+    Misses are never cached, so new catalogue entries are found at once; a changed or
+    revoked entry is seen after at most the cache's lifetime.
+    """
+
+    def __init__(self, catalog_seconds, credential_seconds):
+        self._catalog = TTLCache(catalog_seconds)
+        self._credentials = TTLCache(credential_seconds)
+
+    def credentials(self, clientkey):
+        return self._credentials.get(clientkey, lambda: load_credentials(clientkey))
+
+    def bank(self, code):
+        return self._catalog.get(("bank", code), lambda: Bank.get_or_none(Bank.code == code))
+
+    def offer(self, code):
+        return self._catalog.get(("offer", code), lambda: Offer.get_or_none(Offer.code == code))
+
+    def outlet(self, code):
+        return self._catalog.get(("outlet", code), lambda: Outlet.get_or_none(Outlet.code == code))
+
+    def feedback_type(self, ref):
+        """A type by numeric id or by slug; retired types are not found."""
+        by_id = ref.isdecimal() and len(ref) < 10  # longer numbers overflow an SQL integer
+        where = FeedbackType.id == int(ref) if by_id else FeedbackType.slug == ref
+        return self._catalog.get(("type", ref), lambda: FeedbackType.get_or_none(where, FeedbackType.active == True))  # noqa: E712

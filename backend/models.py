@@ -1,0 +1,156 @@
+"""The data model: catalogue, clients and their keys, feedback reports."""
+from peewee import (
+    BooleanField,
+    Check,
+    CharField,
+    DateField,
+    DateTimeField,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+from .db import database
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+
+
+class Network(BaseModel):
+    code = CharField(unique=True, max_length=64)
+    name = CharField(max_length=200)
+
+
+class Bank(BaseModel):
+    code = CharField(unique=True, max_length=64)
+    name = CharField(max_length=200)
+    network = ForeignKeyField(Network, null=True, backref="banks")
+
+
+class Merchant(BaseModel):
+    code = CharField(unique=True, max_length=64)
+    name = CharField(max_length=200)
+    category = CharField(null=True, max_length=100)
+
+
+class Outlet(BaseModel):
+    code = CharField(unique=True, max_length=64)
+    merchant = ForeignKeyField(Merchant, backref="outlets")
+    name = CharField(max_length=200)
+    address = CharField(null=True, max_length=500)
+    city = CharField(max_length=100)
+    # Both null when the outlet's position is not known.
+    latitude = FloatField(null=True)
+    longitude = FloatField(null=True)
+    radius_m = IntegerField(null=True)  # geofence; null means the configured default
+
+
+class Offer(BaseModel):
+    code = CharField(unique=True, max_length=64)
+    title = CharField(max_length=300)
+    # Powered by exactly one bank or one network.
+    bank = ForeignKeyField(Bank, null=True, backref="offers")
+    network = ForeignKeyField(Network, null=True, backref="offers")
+    merchant = ForeignKeyField(Merchant, backref="offers")
+    valid_from = DateField()
+    valid_to = DateField()
+
+    class Meta:
+        constraints = [Check("(bank_id IS NULL) <> (network_id IS NULL)")]
+
+    def status_on(self, day):
+        """Say whether the offer was active, expired or not yet started on day."""
+        if day < self.valid_from:
+            return "not_started"
+        if day > self.valid_to:
+            return "expired"
+        return "active"
+
+    def powered_for(self, bank):
+        """True when this offer is one that bank's customers can use."""
+        if self.bank_id is not None:
+            return self.bank_id == bank.id
+        return self.network_id == bank.network_id
+
+
+class FeedbackType(BaseModel):
+    id = IntegerField(primary_key=True)
+    slug = CharField(unique=True, max_length=64)
+    label = CharField(max_length=200)
+    active = BooleanField(default=True)
+
+
+DEFAULT_FEEDBACK_TYPES = [
+    (1, "merchant_declined", "Merchant declined the offer"),
+    (2, "offer_expired", "Told the offer has expired"),
+    (3, "discount_not_applied", "Discount not applied to the bill"),
+    (4, "staff_unaware", "Staff did not know about the offer"),
+    (5, "other", "Something else went wrong"),
+]
+
+
+class Client(BaseModel):
+    """A bank or network calling the API; clientkey is public, the rest are secrets."""
+
+    clientkey = CharField(unique=True, max_length=64)
+    name = CharField(max_length=200)
+    bank = ForeignKeyField(Bank, null=True, backref="clients")
+    network = ForeignKeyField(Network, null=True, backref="clients")
+    pass_digest = CharField(max_length=64)
+    created_at = DateTimeField()
+
+    class Meta:
+        constraints = [Check("(bank_id IS NULL) <> (network_id IS NULL)")]
+
+
+class ApiKey(BaseModel):
+    client = ForeignKeyField(Client, backref="api_keys")
+    key_id = CharField(unique=True, max_length=32)  # public handle for rotation
+    digest = CharField(max_length=64)
+    created_at = DateTimeField()
+    revoked_at = DateTimeField(null=True)
+
+
+class Feedback(BaseModel):
+    """One customer report, stored with its location verdict."""
+
+    public_id = CharField(unique=True, max_length=32)
+    channel = CharField(max_length=16)  # api, widget or import
+    client = ForeignKeyField(Client, null=True, backref="reports")
+    bank = ForeignKeyField(Bank, backref="reports")
+    offer = ForeignKeyField(Offer, backref="reports")
+    merchant = ForeignKeyField(Merchant, backref="reports")
+    outlet = ForeignKeyField(Outlet, null=True, backref="reports")
+    feedback_type = ForeignKeyField(FeedbackType, backref="reports")
+    user_id = CharField(max_length=254)
+    latitude = FloatField(null=True)
+    longitude = FloatField(null=True)
+    accuracy_m = FloatField(null=True)
+    distance_m = IntegerField(null=True)
+    radius_m = IntegerField()
+    verdict = CharField(max_length=32)
+    offer_status = CharField(max_length=16)
+    comment = TextField(default="")
+    created_at = DateTimeField()
+
+    class Meta:
+        indexes = (
+            # The duplicate rule looks reports up by exactly these columns.
+            (("user_id", "offer", "outlet", "feedback_type", "created_at"), False),
+            (("merchant", "created_at"), False),
+        )
+
+
+MODELS = [Network, Bank, Merchant, Outlet, Offer, FeedbackType, Client, ApiKey, Feedback]
+
+
+def create_tables():
+    """Create missing tables and the default feedback types; safe to repeat."""
+    with database.atomic():
+        database.create_tables(MODELS, safe=True)
+        for type_id, slug, label in DEFAULT_FEEDBACK_TYPES:
+            FeedbackType.insert(id=type_id, slug=slug, label=label).on_conflict_ignore().execute()
