@@ -2,14 +2,14 @@
 from flask import Flask, render_template
 
 from . import api, db
-from .config import Config
+from .config import settings
 from .lookups import Lookups
 
 
 def create_app(test_config=None):
-    """Build the app from Config, overridden by test_config when given."""
+    """Build the app from the environment's settings, overridden by test_config when given."""
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
-    app.config.from_object(Config)
+    app.config.from_mapping(settings())
     if test_config:
         app.config.update(test_config)
     # Keep keys in the order written: "status" first reads better in curl output.

@@ -1,5 +1,6 @@
 """The documented Offers Feedback HTTP API at /api: one JSON answer shape for everything."""
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
+from urllib.parse import unquote_to_bytes
 
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.datastructures import MultiDict
@@ -8,7 +9,7 @@ from werkzeug.exceptions import HTTPException
 from .credentials import credentials_match
 from .feedback import record_feedback
 from .forms import ActionForm, UserFeedbackForm, form_problems
-from .models import FeedbackType
+from .models import FeedbackType, utcnow
 
 bp = Blueprint("api", __name__)
 
@@ -39,15 +40,28 @@ def error_response(code, message, fields=()):
     return jsonify(body), ERROR_STATUS[code]
 
 
-def utcnow():
-    """Current UTC time as a naive datetime, the form stored in the database."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+def undecodable_fields(urlencoded):
+    """Names of the parameters whose percent-decoded values are not valid UTF-8."""
+    bad = []
+    for pair in urlencoded.split(b"&"):
+        name, _, value = pair.partition(b"=")
+        try:
+            unquote_to_bytes(value.replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError:
+            bad.append(unquote_to_bytes(name).decode("utf-8", "replace"))
+    return bad
 
 
 def request_params():
     """Query string merged with a form or JSON body (the body wins), as a MultiDict."""
     if len(request.query_string) > current_app.config["MAX_CONTENT_LENGTH"]:
         raise ApiError("payload_too_large", "The request is too large.")
+    # Werkzeug keeps undecodable bytes as literal %XX text; refuse them instead.
+    bad = undecodable_fields(request.query_string)
+    if request.method == "POST" and request.mimetype == "application/x-www-form-urlencoded":
+        bad += undecodable_fields(request.get_data())
+    if bad:
+        raise ApiError("invalid_value", f"Invalid value for {bad[0]}: is not valid UTF-8.", bad)
     params = MultiDict(request.args)
     if request.method != "POST":
         return params

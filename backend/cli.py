@@ -1,22 +1,18 @@
 """The command line behind run.py: database, catalogue, credentials, demo and server."""
 import json
 import os
-from datetime import datetime, timezone
 
 import click
 
 from . import create_app
 from .catalog import CatalogError, count_records, import_catalog, read_catalog
-from .config import DATA_DIR
+from .config import data_dir
 from .credentials import add_api_key, create_client, revoke_api_key
 from .db import database
-from .models import Bank, Client, Network, Offer, create_tables
+from .models import Bank, Client, Network, Offer, create_tables, utcnow
 
-DEMO_CREDENTIALS = DATA_DIR / "demo-credentials.json"
-
-
-def utcnow():
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+def demo_credentials_path():
+    return data_dir() / "demo-credentials.json"
 
 
 def ready_app():
@@ -117,9 +113,10 @@ def _seed_demo(app):
     issued = seed_demo(utcnow(), app.config["LOCATION_RADIUS_M"])
     credentials = {"clientkey": issued.client.clientkey, "clientpass": issued.clientpass, "apikey": issued.apikey}
     # Kept so that every `make run` can print them; this is demo data on a laptop only.
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
-    DEMO_CREDENTIALS.touch(mode=0o600)
-    DEMO_CREDENTIALS.write_text(json.dumps(credentials))
+    saved = demo_credentials_path()
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    saved.touch(mode=0o600)
+    saved.write_text(json.dumps(credentials))
     return credentials
 
 
@@ -128,7 +125,8 @@ def _demo_credentials(app, if_empty):
     if Offer.select().exists():
         if not if_empty:
             raise click.ClickException("The database already has a catalogue; seed-demo fills an empty one.")
-        return json.loads(DEMO_CREDENTIALS.read_text()) if DEMO_CREDENTIALS.exists() else None
+        saved = demo_credentials_path()
+        return json.loads(saved.read_text()) if saved.exists() else None
     return _seed_demo(app)
 
 

@@ -1,4 +1,6 @@
 """The data model: catalogue, clients and their keys, feedback reports."""
+from datetime import datetime, timezone
+
 from peewee import (
     BooleanField,
     Check,
@@ -13,6 +15,11 @@ from peewee import (
 )
 
 from .db import database
+
+
+def utcnow():
+    """Current UTC time as a naive datetime, the form every timestamp is stored in."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 class BaseModel(Model):

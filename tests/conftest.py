@@ -1,0 +1,124 @@
+"""Fixtures: an app on a real SQLite file or a real throwaway PostgreSQL server, with a test catalogue."""
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from backend import create_app
+from backend.catalog import import_catalog, read_catalog
+from backend.credentials import create_client
+from backend.db import database
+from backend.models import Bank, Network, create_tables, utcnow
+
+DATA = Path(__file__).parent / "data"
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _pg_bin(name):
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if not found:
+        pytest.fail("PostgreSQL server binaries not found: run `make setup` (installs Debian's postgresql).")
+    return found[-1]
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL cluster in a temp dir on a free local port, stopped afterwards."""
+    root = Path(tempfile.mkdtemp(prefix="offers-feedback-pg-"))
+    datadir = root / "data"
+    # PostgreSQL refuses to run as root; CI is root, so run it as the postgres user there.
+    as_owner = []
+    if os.geteuid() == 0:
+        as_owner = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(root, "postgres")
+        root.chmod(0o700)
+    port = free_port()
+    subprocess.run(as_owner + [_pg_bin("initdb"), "-D", str(datadir), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"],
+                   check=True, capture_output=True)
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
+    subprocess.run(as_owner + [_pg_bin("pg_ctl"), "-D", str(datadir), "-o", options, "-l", str(root / "log"), "-w", "start"],
+                   check=True, capture_output=True)
+    yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    subprocess.run(as_owner + [_pg_bin("pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"], capture_output=True)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """Each test that uses the database runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    url = request.getfixturevalue("postgres_server")
+    with psycopg2.connect(url) as conn, conn.cursor() as cursor:
+        cursor.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    return url
+
+
+@pytest.fixture
+def app(database_url):
+    app = create_app({
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        # Caches off so that each test sees its own changes at once; TTL is tested apart.
+        "CREDENTIAL_CACHE_SECONDS": 0,
+        "CATALOG_CACHE_SECONDS": 0,
+    })
+    database.connect(reuse_if_open=True)
+    create_tables()
+    yield app
+    database.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def catalog(app):
+    """The test catalogue of tests/data/catalog.json, imported."""
+    return import_catalog(read_catalog(DATA / "catalog.json"))
+
+
+@pytest.fixture
+def bank_client(catalog):
+    """API credentials of a client for BANK1 as a dict of request parameters."""
+    issued = create_client("First Bank app", utcnow(), bank=Bank.get(Bank.code == "BANK1"))
+    return {"clientkey": issued.client.clientkey, "clientpass": issued.clientpass, "apikey": issued.apikey,
+            "apikey_id": issued.apikey_id, "client": issued.client}
+
+
+@pytest.fixture
+def network_client(catalog):
+    issued = create_client("Network app", utcnow(), network=Network.get(Network.code == "NET1"))
+    return {"clientkey": issued.client.clientkey, "clientpass": issued.clientpass, "apikey": issued.apikey}
+
+
+@pytest.fixture
+def report_params(bank_client):
+    """The published URL's parameters for a valid report at outlet O1, standing at its door."""
+    return {
+        "action": "user_feedback",
+        "clientkey": bank_client["clientkey"],
+        "clientpass": bank_client["clientpass"],
+        "apikey": bank_client["apikey"],
+        "user_id": "asha@example.com",
+        "user_latitude": "19.0597",
+        "user_longitude": "72.8295",
+        "feedback_type": "1",
+        "comment": "Cashier refused the offer",
+        "offer_code": "OF1",
+        "your_bank_code": "BANK1",
+        "outlet_code": "O1",
+    }
