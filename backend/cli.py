@@ -1,6 +1,7 @@
 """The command line behind run.py: database, catalogue, credentials, demo and server."""
 import json
 import os
+import sys
 
 import click
 
@@ -46,7 +47,7 @@ def import_catalog_command(path):
     ready_app()
     try:
         records = read_catalog(path)
-        with click.progressbar(length=count_records(records), label="Importing", file=click.get_text_stream("stderr")) as bar:
+        with click.progressbar(length=count_records(records), label="Importing", file=sys.stderr) as bar:
             counts = import_catalog(records, on_progress=bar.update)
     except CatalogError as exc:
         raise click.ClickException(f"{exc}. Nothing was imported.") from None

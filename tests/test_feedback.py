@@ -1,0 +1,56 @@
+"""record_feedback, the domain function every channel ends in, without HTTP."""
+from datetime import datetime, timedelta
+
+from backend.feedback import record_feedback
+from backend.lookups import TTLCache
+from backend.models import Bank, FeedbackType, Feedback, Offer, Outlet
+
+WINDOW = timedelta(hours=24)
+
+
+def record(now, **overrides):
+    arguments = dict(
+        bank=Bank.get(Bank.code == "BANK1"), offer=Offer.get(Offer.code == "OF1"), outlet=Outlet.get(Outlet.code == "O1"),
+        feedback_type=FeedbackType.get_by_id(1), user_id="device-1", now=now, default_radius_m=150,
+        duplicate_window=WINDOW, latitude=19.0596, longitude=72.8295,
+    )
+    return record_feedback(**{**arguments, **overrides})
+
+
+def test_duplicate_window_is_24_hours(catalog):
+    start = datetime(2026, 3, 1, 9, 0)
+    first = record(start)
+    assert record(start + timedelta(hours=23, minutes=59)).feedback_id == first.feedback_id
+    later = record(start + timedelta(hours=24, minutes=1))
+    assert later.duplicate is False and later.feedback_id != first.feedback_id
+    assert Feedback.select().count() == 2
+
+
+def test_offer_status_uses_the_report_time(catalog):
+    assert record(datetime(2020, 6, 1), offer=Offer.get(Offer.code == "OF3")).offer_status == "active"
+    assert record(datetime(2021, 6, 1), offer=Offer.get(Offer.code == "OF3")).offer_status == "expired"
+
+
+def test_merchant_level_report_without_outlet(catalog):
+    result = record(datetime(2026, 3, 1), outlet=None)
+    stored = Feedback.get()
+    assert (result.verdict, stored.outlet_id, stored.merchant.code) == ("outlet_location_unknown", None, "M1")
+    assert record(datetime(2026, 3, 1, 1), outlet=None).duplicate is True
+
+
+def test_outlet_radius_overrides_default(catalog):
+    result = record(datetime(2026, 3, 1), offer=Offer.get(Offer.code == "OF6"), outlet=Outlet.get(Outlet.code == "O3"),
+                    latitude=12.9372, longitude=77.6245)
+    assert (result.verdict, result.radius_m) == ("at_outlet", 300)
+
+
+def test_ttl_cache_keeps_hits_for_its_lifetime_and_never_misses():
+    clock = [0.0]
+    cache = TTLCache(5, clock=lambda: clock[0])
+    loads = []
+    assert cache.get("k", lambda: loads.append(1) or None) is None
+    assert cache.get("k", lambda: loads.append(1) or "v1") == "v1"
+    assert cache.get("k", lambda: "v2") == "v1"
+    clock[0] = 5.1
+    assert cache.get("k", lambda: "v2") == "v2"
+    assert len(loads) == 2
