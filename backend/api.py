@@ -93,7 +93,11 @@ def validated(form):
 
 def authenticated(form):
     """The client's credentials, or invalid_credentials (one answer for every failure)."""
-    credentials = current_app.extensions["lookups"].credentials(form.clientkey.data)
+    lookups = current_app.extensions["lookups"]
+    credentials = lookups.credentials(form.clientkey.data)
+    if not credentials_match(credentials, form.clientpass.data, form.apikey.data):
+        # A key added since the cache was filled must work at once: look again.
+        credentials = lookups.credentials(form.clientkey.data, fresh=True)
     if not credentials_match(credentials, form.clientpass.data, form.apikey.data):
         raise ApiError(
             "invalid_credentials",

@@ -13,11 +13,11 @@ class TTLCache:
         self.clock = clock
         self._items = {}
 
-    def get(self, key, load):
-        """The cached value for key, else load() (kept only when it is not None)."""
+    def get(self, key, load, fresh=False):
+        """The cached value for key, else (or when fresh) load(), kept only when not None."""
         now = self.clock()
         hit = self._items.get(key)
-        if hit is not None and hit[0] > now:
+        if hit is not None and hit[0] > now and not fresh:
             return hit[1]
         value = load()
         if value is not None and self.seconds > 0:
@@ -36,8 +36,8 @@ class Lookups:
         self._catalog = TTLCache(catalog_seconds)
         self._credentials = TTLCache(credential_seconds)
 
-    def credentials(self, clientkey):
-        return self._credentials.get(clientkey, lambda: load_credentials(clientkey))
+    def credentials(self, clientkey, fresh=False):
+        return self._credentials.get(clientkey, lambda: load_credentials(clientkey), fresh)
 
     def bank(self, code):
         return self._catalog.get(("bank", code), lambda: Bank.get_or_none(Bank.code == code))

@@ -51,6 +51,8 @@ def test_ttl_cache_keeps_hits_for_its_lifetime_and_never_misses():
     assert cache.get("k", lambda: loads.append(1) or None) is None
     assert cache.get("k", lambda: loads.append(1) or "v1") == "v1"
     assert cache.get("k", lambda: "v2") == "v1"
+    assert cache.get("k", lambda: "v3", fresh=True) == "v3"
+    assert cache.get("k", lambda: "v4") == "v3"
     clock[0] = 5.1
-    assert cache.get("k", lambda: "v2") == "v2"
+    assert cache.get("k", lambda: "v5") == "v5"
     assert len(loads) == 2

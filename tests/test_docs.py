@@ -1,0 +1,57 @@
+"""docs/api.md and the code must agree on actions, parameters, error codes and verdicts."""
+import re
+from pathlib import Path
+
+from backend.api import ACTIONS, ERROR_STATUS
+from backend.forms import UserFeedbackForm
+from backend.geo import VERDICTS
+from backend.models import DEFAULT_FEEDBACK_TYPES
+
+API_DOC = (Path(__file__).parent.parent / "docs" / "api.md").read_text()
+
+
+def table_rows(heading):
+    """The cells of the first table under a heading, the header row left out."""
+    section = API_DOC.split(f"\n{heading}\n", 1)[1]
+    rows = []
+    for line in section.splitlines():
+        if line.startswith("|"):
+            rows.append([cell.strip().strip("`") for cell in line.strip("|").split("|")])
+        elif rows:
+            break
+    return rows[2:]
+
+
+def test_every_action_is_documented():
+    assert {row[0] for row in table_rows("## Actions")} == set(ACTIONS)
+
+
+def test_every_parameter_is_documented():
+    documented = {row[0] for row in table_rows("## Parameters of `user_feedback`")}
+    assert documented == {"action"} | {field.name for field in UserFeedbackForm()}
+
+
+def test_required_parameters_match():
+    documented = {row[0] for row in table_rows("## Parameters of `user_feedback`") if row[1] == "yes"}
+    form = UserFeedbackForm()
+    required = {field.name for field in form if any(v.__name__ == "required" for v in field.validators
+                                                    if hasattr(v, "__name__"))}
+    assert documented == {"action"} | required
+
+
+def test_every_error_code_and_status_is_documented():
+    assert {row[0]: int(row[1]) for row in table_rows("## Errors")} == ERROR_STATUS
+
+
+def test_every_verdict_is_documented():
+    assert [row[0] for row in table_rows("### Location verdicts")] == list(VERDICTS)
+
+
+def test_feedback_types_are_documented():
+    assert [(int(r[0]), r[1], r[2]) for r in table_rows("### Feedback types")] == DEFAULT_FEEDBACK_TYPES
+
+
+def test_examples_use_only_documented_parameters():
+    documented = {row[0] for row in table_rows("## Parameters of `user_feedback`")}
+    used = set(re.findall(r"[?&]([a-z_]+)=", API_DOC)) | set(re.findall(r"--data-urlencode ([a-z_]+)=", API_DOC))
+    assert used <= documented

@@ -1,0 +1,168 @@
+"""The real thing: run.py serve (gunicorn, 2 workers) on a free port, called over HTTP."""
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from conftest import DATA, free_port
+
+ROOT = Path(__file__).parent.parent
+
+
+def run_py(env, *args):
+    result = subprocess.run([sys.executable, "run.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A served app with the test catalogue and one BANK1 client; yields what tests need."""
+    tmp = tmp_path_factory.mktemp("server")
+    db_path = tmp / "server.db"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db_path}", "OFFERS_FEEDBACK_DATA": str(tmp)}
+    run_py(env, "import-catalog", str(DATA / "catalog.json"))
+    credentials = json.loads(run_py(env, "create-client", "--name", "First Bank app", "--bank", "BANK1", "--json"))
+    port = free_port()
+    log_path = tmp / "server.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen([sys.executable, "run.py", "serve", "--port", str(port), "--workers", "2"],
+                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=2)
+            break
+        except OSError:
+            assert process.poll() is None and time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.1)
+    yield {"base": base, "env": env, "credentials": credentials, "log": log_path, "db": db_path}
+    process.terminate()
+    process.wait(timeout=20)
+
+
+def http(server, params=None, method="GET", body=None, headers=None, query=None):
+    """Send a request; returns (status, parsed JSON, headers)."""
+    query = query if query is not None else urllib.parse.urlencode(params or {})
+    request = urllib.request.Request(f"{server['base']}/api?{query}", data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read()), response.headers
+    except urllib.error.HTTPError as error:
+        assert error.headers["Content-Type"] == "application/json"
+        return error.code, json.loads(error.read()), error.headers
+
+
+def report(server, **overrides):
+    credentials = server["credentials"]
+    params = {"action": "user_feedback", "clientkey": credentials["clientkey"], "clientpass": credentials["clientpass"],
+              "apikey": credentials["apikey"], "user_id": "asha@example.com", "user_latitude": "19.0597",
+              "user_longitude": "72.8295", "feedback_type": "1", "comment": "Refused at the till",
+              "offer_code": "OF1", "your_bank_code": "BANK1", "outlet_code": "O1"}
+    return {key: value for key, value in {**params, **overrides}.items() if value is not None}
+
+
+def stored_rows(server, where="1=1", args=()):
+    with sqlite3.connect(server["db"]) as conn:
+        return conn.execute(f"SELECT public_id, user_id, verdict FROM feedback WHERE {where}", args).fetchall()
+
+
+def test_published_url_records_a_report(server):
+    status, body, _ = http(server, report(server))
+    assert (status, body["status"], body["location"]["verdict"]) == (200, "success", "at_outlet")
+    assert stored_rows(server, "public_id = ?", (body["feedback_id"],)) == [(body["feedback_id"], "asha@example.com", "at_outlet")]
+
+
+def test_post_form_and_json(server):
+    form = urllib.parse.urlencode(report(server, user_id="form@example.com")).encode()
+    assert http(server, method="POST", body=form, query="")[0] == 200
+    as_json = json.dumps(report(server, user_id="json@example.com")).encode()
+    assert http(server, method="POST", body=as_json, query="", headers={"Content-Type": "application/json"})[0] == 200
+    assert len(stored_rows(server, "user_id IN ('form@example.com', 'json@example.com')")) == 2
+
+
+@pytest.mark.parametrize(
+    "overrides, status, code",
+    [
+        ({"user_id": None, "outlet_code": None}, 400, "missing_value"),
+        ({"user_latitude": "NaN"}, 400, "invalid_value"),
+        ({"action": "drop"}, 400, "unknown_action"),
+        ({"apikey": "stolen"}, 401, "invalid_credentials"),
+        ({"your_bank_code": "BANK2", "offer_code": "OF2"}, 403, "not_allowed"),
+        ({"outlet_code": "O3"}, 422, "unknown_code"),
+        ({"comment": "z" * 20_000}, 413, "payload_too_large"),
+    ],
+)
+def test_errors_over_http(server, overrides, status, code):
+    before = len(stored_rows(server))
+    got_status, body, _ = http(server, report(server, **{"user_id": "errors@example.com", **overrides}))
+    assert (got_status, body["status"], body["error"]) == (status, "error", code)
+    assert set(body) == {"status", "error", "message", "fields"}
+    assert len(stored_rows(server)) == before
+
+
+def test_protocol_errors_over_http(server):
+    status, body, headers = http(server, method="PUT", query="action=user_feedback")
+    assert (status, body["error"]) == (405, "method_not_allowed") and "POST" in headers["Allow"]
+    status, body, _ = http(server, method="POST", body=b"x" * 100_000, query="action=user_feedback",
+                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert (status, body["error"]) == (413, "payload_too_large")
+    status, body, _ = http(server, query=urllib.parse.urlencode(report(server)) + "&comment=caf%E9")
+    assert (status, body["error"], body["fields"]) == (400, "invalid_value", ["comment"])
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(server["base"] + "/api/nothing-here", timeout=5)
+    assert json.loads(raised.value.read())["error"] == "not_found"
+
+
+def test_concurrent_identical_reports_count_once(server):
+    params = report(server, user_id="racer@example.com", feedback_type="3")
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(lambda _: http(server, params), range(32)))
+    assert {status for status, _, _ in answers} == {200}
+    assert len({body["feedback_id"] for _, body, _ in answers}) == 1
+    assert sum(not body["duplicate"] for _, body, _ in answers) == 1
+    assert len(stored_rows(server, "user_id = 'racer@example.com'")) == 1
+
+
+def test_revoked_key_stops_on_every_worker_within_seconds(server):
+    clientkey = server["credentials"]["clientkey"]
+    added = json.loads(run_py(server["env"], "add-apikey", "--clientkey", clientkey))
+    for n in range(12):  # warm the credential cache of both workers
+        assert http(server, report(server, apikey=added["apikey"], user_id=f"warm{n}@example.com"))[0] == 200
+    run_py(server["env"], "revoke-apikey", "--clientkey", clientkey, "--apikey-id", added["apikey_id"])
+    revoked_at = time.monotonic()
+    refusals_in_a_row = 0
+    while refusals_in_a_row < 12:
+        status = http(server, report(server, apikey=added["apikey"], user_id="late@example.com"))[0]
+        refusals_in_a_row = refusals_in_a_row + 1 if status == 401 else 0
+        assert time.monotonic() - revoked_at < 15, "a worker still accepts the revoked key"
+
+
+def test_access_log_has_no_secrets(server):
+    http(server, report(server, user_id="logged@example.com"))
+    log = server["log"].read_text()
+    assert "GET /api?action=user_feedback" in log
+    assert "clientpass=[REDACTED]" in log and "apikey=[REDACTED]" in log
+    assert server["credentials"]["clientpass"] not in log
+    assert server["credentials"]["apikey"] not in log
+
+
+def test_server_error_is_json_without_internals(server):
+    """Runs last in this module: it breaks the database on purpose."""
+    with sqlite3.connect(server["db"]) as conn:
+        conn.execute("DROP TABLE feedback")
+    status, body, _ = http(server, report(server, user_id="doomed@example.com"))
+    assert (status, body) == (500, {"status": "error", "error": "server_error",
+                                    "message": "The server could not answer; try again later.", "fields": []})
+    log = server["log"].read_text()
+    assert "Unhandled error on GET /api" in log and server["credentials"]["clientpass"] not in log
