@@ -1,4 +1,5 @@
 """The documented Offers Feedback HTTP API at /api: one JSON answer shape for everything."""
+import re
 from datetime import timedelta
 from urllib.parse import unquote_to_bytes
 
@@ -40,8 +41,13 @@ def error_response(code, message, fields=()):
     return jsonify(body), ERROR_STATUS[code]
 
 
+NON_ASCII_ESCAPE = re.compile(rb"%[89a-fA-F]|[\x80-\xff]")
+
+
 def undecodable_fields(urlencoded):
     """Names of the parameters whose percent-decoded values are not valid UTF-8."""
+    if not NON_ASCII_ESCAPE.search(urlencoded):
+        return []
     bad = []
     for pair in urlencoded.split(b"&"):
         name, _, value = pair.partition(b"=")

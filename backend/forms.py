@@ -1,6 +1,6 @@
 """WTForms that parse and validate every API request; errors name the fields at fault."""
 import math
-import unicodedata
+import re
 
 from wtforms import Form, StringField
 from wtforms.validators import Length, StopValidation, ValidationError
@@ -15,15 +15,20 @@ def required(form, field):
         raise StopValidation(MISSING)
 
 
+# Unicode category Cc is exactly these ranges; U+FFFD marks bytes that were not UTF-8.
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+CONTROL_BUT_WHITESPACE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 def plain_text(allow_newlines=False):
     """Refuse control characters (newline and tab allowed in free text) and undecodable bytes."""
-    allowed = {"\n", "\t", "\r"} if allow_newlines else set()
+    forbidden = CONTROL_BUT_WHITESPACE if allow_newlines else CONTROL
 
     def check(form, field):
         text = field.data or ""
         if "\ufffd" in text:
             raise ValidationError("is not valid UTF-8")
-        if any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in text):
+        if forbidden.search(text):
             raise ValidationError("must not contain control characters")
 
     return check

@@ -148,7 +148,6 @@ class Feedback(BaseModel):
         indexes = (
             # The duplicate rule looks reports up by exactly these columns.
             (("user_id", "offer", "outlet", "feedback_type", "created_at"), False),
-            (("merchant", "created_at"), False),
         )
 
 

@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""Ingest benchmark: the real server (gunicorn, production settings) under wrk.
+
+Loads /healthz (the baseline: a trivial JSON view) and then /api?action=user_feedback
+(about 1 in 10 requests repeats an earlier report, so is a duplicate) in the same run,
+and prints req/s, p50/p99 latency, their ratio, non-2xx counts, and reports accepted
+against rows stored. Usage: .venv/bin/python bench/ingest.py [--duration 10] [--connections 32]
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+# wrk script: request n is a pure function of n, so a duplicate re-sends an earlier n.
+LUA = r"""
+local targets = {TARGETS}
+local credentials = "{CREDENTIALS}"
+local threads = {}
+function setup(thread)
+  thread:set("id", #threads + 1)
+  table.insert(threads, thread)
+end
+function init(args)
+  sent, accepted, duplicates, failed = 0, 0, 0, 0
+  math.randomseed(id * 7919)
+end
+local function report(n)
+  local t = targets[(n * 7) % #targets + 1]
+  return "/api?action=user_feedback&" .. credentials .. "&user_id=bench-" .. id .. "-" .. n
+    .. "@example.com&user_latitude=" .. t[4] .. "&user_longitude=" .. t[5] .. "&user_accuracy=20"
+    .. "&feedback_type=" .. (n % 5 + 1) .. "&comment=Refused+at+the+till&offer_code=" .. t[1]
+    .. "&your_bank_code=" .. t[2] .. "&outlet_code=" .. t[3]
+end
+function request()
+  sent = sent + 1
+  local n = sent
+  if sent > 10 and math.random() < 0.1 then n = math.random(1, sent - 1) end
+  return wrk.format("GET", report(n))
+end
+function response(status, headers, body)
+  if status ~= 200 then failed = failed + 1
+  elseif body:find('"duplicate":true', 1, true) then duplicates = duplicates + 1
+  else accepted = accepted + 1 end
+end
+function done(summary, latency, requests)
+  local a, d, f = 0, 0, 0
+  for _, thread in ipairs(threads) do
+    a = a + thread:get("accepted"); d = d + thread:get("duplicates"); f = f + thread:get("failed")
+  end
+  io.write(string.format('COUNTS {"accepted": %d, "duplicates": %d, "failed": %d}\n', a, d, f))
+end
+"""
+
+
+def run_py(env, *args):
+    return subprocess.run([PYTHON, "run.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(url, process):
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                sys.exit("the server did not start")
+            time.sleep(0.1)
+
+
+def wrk(url, seconds, connections, script=None):
+    """Run wrk and parse its figures."""
+    command = ["/usr/bin/time", "-f", "WRKCPU %U %S", "wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    if script:
+        command += ["-s", str(script)]
+    done = subprocess.run(command + [url], check=True, capture_output=True, text=True)
+    out = done.stdout
+    print(done.stderr.strip())
+    figures = {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": _ms(re.search(r"50%\s+([\d.]+\w+)", out).group(1)),
+        "p99": _ms(re.search(r"99%\s+([\d.]+\w+)", out).group(1)),
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+        "non2xx": int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0,
+        "socket_errors": sum(map(int, m.groups())) if (m := re.search(
+            r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)) else 0,
+    }
+    if m := re.search(r"COUNTS (\{.*\})", out):
+        figures.update(json.loads(m.group(1)))
+    return figures
+
+
+def _ms(text):
+    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per endpoint")
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed: run `make setup`")
+
+    tmp = Path(tempfile.mkdtemp(prefix="offers-feedback-bench-"))
+    db_path = tmp / "bench.db"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db_path}", "OFFERS_FEEDBACK_DATA": str(tmp)}
+    run_py(env, "seed-demo")
+    credentials = json.loads((tmp / "demo-credentials.json").read_text())
+    with sqlite3.connect(db_path) as conn:
+        # Every (offer, bank, outlet) the demo network client may report.
+        targets = conn.execute("""
+            SELECT o.code, b.code, t.code, t.latitude, t.longitude
+            FROM offer o JOIN outlet t ON t.merchant_id = o.merchant_id
+            JOIN bank b ON b.network_id = (SELECT id FROM network WHERE code = 'UPN')
+            WHERE (o.bank_id = b.id OR o.network_id = b.network_id) AND t.latitude IS NOT NULL
+        """).fetchall()
+        rows_before = conn.execute("SELECT COUNT(*) FROM feedback").fetchone()[0]
+    lua_targets = "{" + ",".join('{"%s","%s","%s",%.6f,%.6f}' % t for t in targets) + "}"
+    secrets = "&".join(f"{k}={v}" for k, v in credentials.items())
+    script = tmp / "ingest.lua"
+    script.write_text(LUA.replace("{TARGETS}", lua_targets).replace("{CREDENTIALS}", secrets))
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([PYTHON, "run.py", "serve", "--port", str(port)], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until_up(base + "/healthz", server)
+        trivial = wrk(base + "/healthz", args.duration, args.connections)
+        ingest = wrk(base + "/api", args.duration, args.connections, script)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    with sqlite3.connect(db_path) as conn:
+        stored = conn.execute("SELECT COUNT(*) FROM feedback").fetchone()[0] - rows_before
+    shutil.rmtree(tmp, ignore_errors=True)
+
+    workers = os.environ.get("WEB_CONCURRENCY", 4)
+    print(f"gunicorn {workers} sync workers, SQLite WAL, wrk -t2 -c{args.connections} -d{args.duration}s, {len(targets)} offer/outlet/bank targets")
+    print(f"{'endpoint':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'sock err':>8}")
+    for name, f in (("/healthz", trivial), ("/api?action=user_feedback", ingest)):
+        print(f"{name:28} {f['rps']:9.0f} {f['p50']:8.2f} {f['p99']:8.2f} {f['non2xx']:8d} {f['socket_errors']:8d}")
+    ratio = ingest["rps"] / trivial["rps"]
+    print(f"ingest / trivial throughput: {ratio:.1%} (target >= 35%)")
+    print(f"ingest p99: {ingest['p99']:.1f} ms (target < 30 ms)")
+    print(f"reports answered new: {ingest['accepted']}, duplicates: {ingest['duplicates']} "
+          f"({ingest['duplicates'] / max(1, ingest['requests']):.1%}), failed: {ingest['failed']}")
+    lost = ingest["accepted"] - stored
+    print(f"rows stored: {stored}, lost: {lost}")
+    met = ratio >= 0.35 and ingest["p99"] < 30 and ingest["non2xx"] == 0 and ingest["socket_errors"] == 0 and lost == 0
+    print("TARGET MET" if met else "TARGET MISSED")
+
+
+if __name__ == "__main__":
+    main()
