@@ -16,9 +16,9 @@ def demo_credentials_path():
     return data_dir() / "demo-credentials.json"
 
 
-def ready_app():
+def ready_app(overrides=None):
     """The configured app with its database connected and its tables in place."""
-    app = create_app()
+    app = create_app(overrides)
     database.connect(reuse_if_open=True)
     create_tables()
     return app
@@ -145,13 +145,14 @@ def seed_demo_command(if_empty):
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", 8000)), show_default="$PORT or 8000")
-@click.option("--workers", type=int, help="gunicorn workers [default: $WEB_CONCURRENCY or 4]")
+@click.option("--workers", type=int, help="gunicorn workers [default: $WEB_CONCURRENCY or one per core]")
 @click.option("--demo", is_flag=True, help="Seed the demo on first start and print what to try.")
 def serve(host, port, workers, demo):
     """Serve the app with gunicorn (the production WSGI server)."""
     from .server import serve as serve_with_gunicorn
 
-    app = ready_app()
+    # Workers leave SQLite's WAL checkpoints to a background thread (server.py).
+    app = ready_app({"SQLITE_WAL_AUTOCHECKPOINT": 0})
     base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     if demo:
         from .demo import demo_example

@@ -22,6 +22,9 @@ def settings():
         # Per-worker caches: a revoked API key stops working within this many seconds.
         "CREDENTIAL_CACHE_SECONDS": float(env("CREDENTIAL_CACHE_SECONDS", 5)),
         "CATALOG_CACHE_SECONDS": float(env("CATALOG_CACHE_SECONDS", 60)),
+        # SQLite WAL pages after which a committing request copies them back; `serve`
+        # sets 0 and checkpoints from a background thread instead.
+        "SQLITE_WAL_AUTOCHECKPOINT": int(env("SQLITE_WAL_AUTOCHECKPOINT", 1000)),
         # Request bodies and query strings larger than this are refused with 413.
         "MAX_CONTENT_LENGTH": int(env("MAX_CONTENT_LENGTH", 16 * 1024)),
     }

@@ -1,5 +1,6 @@
 """The database connection: chosen from DATABASE_URL at start-up, one kept per worker."""
 import fcntl
+import functools
 import hashlib
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,17 +12,26 @@ from playhouse import db_url
 database = DatabaseProxy()
 
 
-def open_database(url):
-    """Build the peewee database for a URL: SQLite (WAL) or PostgreSQL."""
-    if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
+def sqlite_path(url):
+    """The file of a sqlite:/// URL, or None for any other database."""
+    return url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None
+
+
+def open_database(url, wal_autocheckpoint=1000):
+    """Build the peewee database for a URL: SQLite (WAL) or PostgreSQL.
+
+    wal_autocheckpoint=0 leaves checkpoints to someone else (see server.py).
+    """
+    if sqlite_path(url):
+        path = Path(sqlite_path(url))
         path.parent.mkdir(parents=True, exist_ok=True)
         # IMMEDIATE transactions take the write lock up front, so a read-then-write
         # (the duplicate check) cannot interleave with another worker's write.
         return SqliteDatabase(
             str(path),
             # mmap: each worker re-reads pages another worker changed; mapped, that is cheap.
-            pragmas={"journal_mode": "wal", "synchronous": "normal", "foreign_keys": 1, "mmap_size": 256 * 2**20},
+            pragmas={"journal_mode": "wal", "synchronous": "normal", "foreign_keys": 1, "mmap_size": 256 * 2**20,
+                     "wal_autocheckpoint": wal_autocheckpoint},
             timeout=15,
             lock_type="IMMEDIATE",
         )
@@ -30,11 +40,11 @@ def open_database(url):
     raise click.UsageError(f"DATABASE_URL must start with sqlite:/// or postgresql://, got {url.split(':')[0]}:")
 
 
-def use_database(url):
+def use_database(url, wal_autocheckpoint=1000):
     """Point the models at the database named by url."""
     if database.obj is not None and not database.is_closed():
         database.close()
-    database.initialize(open_database(url))
+    database.initialize(open_database(url, wal_autocheckpoint))
 
 
 @contextmanager
@@ -52,13 +62,19 @@ def write_transaction(key):
             database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (lock_id,))
             yield
         return
-    with open(database.database + "-writer.lock", "a") as lock_file:
-        fcntl.flock(lock_file, fcntl.LOCK_EX)
-        try:
-            with database.atomic():
-                yield
-        finally:
-            fcntl.flock(lock_file, fcntl.LOCK_UN)
+    lock_file = _writer_lock_file(database.database)
+    fcntl.flock(lock_file, fcntl.LOCK_EX)
+    try:
+        with database.atomic():
+            yield
+    finally:
+        fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+@functools.cache
+def _writer_lock_file(database_path):
+    """The lock file beside a SQLite database, opened once per process (kept for its life)."""
+    return open(database_path + "-writer.lock", "a")  # noqa: SIM115
 
 
 def _connect():
@@ -68,5 +84,5 @@ def _connect():
 
 def init_app(app):
     """Open the app's database and connect lazily on each worker's first request."""
-    use_database(app.config["DATABASE_URL"])
+    use_database(app.config["DATABASE_URL"], app.config["SQLITE_WAL_AUTOCHECKPOINT"])
     app.before_request(_connect)

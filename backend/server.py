@@ -1,9 +1,14 @@
 """Serving under gunicorn (the production WSGI server), with secrets kept out of the access log."""
 import os
 import re
+import sqlite3
+import threading
+import time
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
+
+from .db import sqlite_path
 
 # Secrets arrive in query strings (the published API is a GET URL), so the log must not
 # keep them. Matches the parameter wherever it stands in the query.
@@ -42,11 +47,37 @@ class GunicornServer(BaseApplication):
         return self.application
 
 
+def checkpoint_in_background(path, every_seconds=1.0, restart_above_pages=20_000):
+    """Copy SQLite's WAL back into the database from a thread of gunicorn's master.
+
+    A checkpoint fsyncs; run by the committing request (SQLite's default) it stalls that
+    request and every writer queued behind it for milliseconds. Passive checkpoints never
+    block writers; a restart one, when the WAL has grown large under steady load, lets
+    the WAL start over from its beginning.
+    """
+
+    def run():
+        connection = sqlite3.connect(path, timeout=30, isolation_level=None)
+        while True:
+            time.sleep(every_seconds)
+            _, wal_pages, _ = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if wal_pages > restart_above_pages:
+                connection.execute("PRAGMA wal_checkpoint(RESTART)")
+
+    threading.Thread(target=run, name="sqlite-checkpoint", daemon=True).start()
+
+
+def default_workers():
+    """WEB_CONCURRENCY, else one sync worker per core: ingest is CPU-bound and SQLite
+    takes one writer at a time, so more workers only add switching (bench/ingest.py)."""
+    return int(os.environ.get("WEB_CONCURRENCY", max(2, os.cpu_count() or 2)))
+
+
 def serve(app, host, port, workers=None, accesslog="-"):
     """Serve app with sync workers (steadier than threads for SQLite writes)."""
     options = {
         "bind": f"{host}:{port}",
-        "workers": workers or int(os.environ.get("WEB_CONCURRENCY", 4)),
+        "workers": workers or default_workers(),
         "worker_class": "sync",
         "accesslog": accesslog,
         "logger_class": RedactingLogger,
@@ -57,4 +88,7 @@ def serve(app, host, port, workers=None, accesslog="-"):
         # One shared control socket path would clash between servers on one machine.
         "control_socket_disable": True,
     }
+    path = sqlite_path(app.config["DATABASE_URL"])
+    if path and app.config["SQLITE_WAL_AUTOCHECKPOINT"] == 0:
+        options["when_ready"] = lambda server: checkpoint_in_background(path)
     GunicornServer(app, options).run()
