@@ -1,7 +1,7 @@
 """Offers Feedback: the Flask application factory."""
 from flask import Flask, render_template
 
-from . import api, db
+from . import api, db, widget
 from .config import settings
 from .lookups import Lookups
 
@@ -17,6 +17,7 @@ def create_app(test_config=None):
     db.init_app(app)
     app.extensions["lookups"] = Lookups(app.config["CATALOG_CACHE_SECONDS"], app.config["CREDENTIAL_CACHE_SECONDS"])
     app.register_blueprint(api.bp)
+    app.register_blueprint(widget.bp)
 
     @app.get("/healthz")
     def healthz():

@@ -8,7 +8,7 @@ import click
 from . import create_app
 from .catalog import CatalogError, count_records, import_catalog, read_catalog
 from .config import data_dir
-from .credentials import add_api_key, create_client, revoke_api_key
+from .credentials import add_api_key, create_client, normalized_origin, revoke_api_key, set_widget_origins
 from .db import database
 from .models import Bank, Client, Network, Offer, create_tables, utcnow
 
@@ -65,26 +65,51 @@ def _find_client(clientkey):
 @click.option("--name", required=True, help="Who the client is, e.g. 'Harbour Bank app'.")
 @click.option("--bank", "bank_code", help="Bank code: the client reports for this bank only.")
 @click.option("--network", "network_code", help="Network code: the client reports for its banks.")
+@click.option("--origin", "origins", multiple=True, help="A page origin allowed to embed the widget (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the credentials as JSON.")
-def create_client_command(name, bank_code, network_code, as_json):
+def create_client_command(name, bank_code, network_code, origins, as_json):
     """Create an API client; its secrets are printed once and never again."""
     if bool(bank_code) == bool(network_code):
         raise click.UsageError("Give exactly one of --bank and --network.")
+    origins = _checked_origins(origins)
     ready_app()
     bank = network = None
     if bank_code and not (bank := Bank.get_or_none(Bank.code == bank_code)):
         raise click.ClickException(f"No bank with code {bank_code!r}; import the catalogue first.")
     if network_code and not (network := Network.get_or_none(Network.code == network_code)):
         raise click.ClickException(f"No network with code {network_code!r}; import the catalogue first.")
-    issued = create_client(name, utcnow(), bank=bank, network=network)
+    issued = create_client(name, utcnow(), bank=bank, network=network, origins=origins)
     data = {"clientkey": issued.client.clientkey, "clientpass": issued.clientpass, "apikey": issued.apikey,
-            "apikey_id": issued.apikey_id, "name": name, "bank": bank_code, "network": network_code}
+            "apikey_id": issued.apikey_id, "widget_key": issued.client.widget_key,
+            "widget_secret": issued.widget_secret, "widget_origins": issued.client.allowed_origins(),
+            "name": name, "bank": bank_code, "network": network_code}
     if as_json:
         echo_json(data)
     else:
         for key, value in data.items():
-            click.echo(f"{key:11} {value or '-'}")
-        click.echo("Store clientpass and apikey now: they cannot be shown again.")
+            click.echo(f"{key:14} {(' '.join(value) if isinstance(value, list) else value) or '-'}")
+        click.echo("Store clientpass, apikey and widget_secret now: they cannot be shown again.")
+
+
+def _checked_origins(origins):
+    try:
+        return [normalized_origin(origin) for origin in origins]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--origin/--set") from None
+
+
+@cli.command("widget-origins")
+@click.option("--clientkey", required=True)
+@click.option("--set", "origins", multiple=True, help="An allowed page origin (repeatable); replaces the list.")
+@click.option("--clear", is_flag=True, help="Allow no origin: the widget is off.")
+def widget_origins_command(clientkey, origins, clear):
+    """Show or replace the page origins allowed to embed a client's widget."""
+    origins = _checked_origins(origins)
+    ready_app()
+    client = _find_client(clientkey)
+    if origins or clear:
+        set_widget_origins(client, origins)
+    click.echo(" ".join(client.allowed_origins()) or "(none: the widget is off)")
 
 
 @cli.command("add-apikey")
@@ -112,7 +137,8 @@ def _seed_demo(app):
 
     click.echo("Seeding the demo catalogue and 90 days of reports ...")
     issued = seed_demo(utcnow(), app.config["LOCATION_RADIUS_M"])
-    credentials = {"clientkey": issued.client.clientkey, "clientpass": issued.clientpass, "apikey": issued.apikey}
+    credentials = {"clientkey": issued.client.clientkey, "clientpass": issued.clientpass, "apikey": issued.apikey,
+                   "widget_key": issued.client.widget_key}
     # Kept so that every `make run` can print them; this is demo data on a laptop only.
     saved = demo_credentials_path()
     saved.parent.mkdir(parents=True, exist_ok=True)
@@ -142,6 +168,27 @@ def seed_demo_command(if_empty):
             click.echo(f"  {key:11} {value}")
 
 
+def _start_demo(app, host, port, base_url):
+    """Seed on first start, serve the demo bank page from a second origin, print what to try."""
+    from .demo import demo_bank_page, demo_example, serve_demo_page
+
+    credentials = _demo_credentials(app, if_empty=True)
+    click.echo(f"\nOffers Feedback demo at {base_url}/")
+    click.echo(f"  Feedback types: {base_url}/api?action=feedback_types")
+    if not credentials:
+        return
+    click.echo("  Demo API client: " + ", ".join(f"{k}={credentials[k]}" for k in ("clientkey", "clientpass", "apikey")))
+    click.echo("  Record a report:\n    " + demo_example(credentials, base_url, utcnow().date()))
+    if credentials.get("widget_key"):
+        page_port = port + 1
+        page_origins = [f"http://127.0.0.1:{page_port}", f"http://localhost:{page_port}"]
+        client = Client.get(Client.widget_key == credentials["widget_key"])
+        set_widget_origins(client, dict.fromkeys(client.allowed_origins() + page_origins))
+        serve_demo_page(host, page_port, demo_bank_page(base_url, credentials["widget_key"], utcnow().date()))
+        click.echo(f"  Demo bank page with the widget (a second origin): http://localhost:{page_port}/")
+    click.echo("")
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", 8000)), show_default="$PORT or 8000")
@@ -155,15 +202,7 @@ def serve(host, port, workers, demo):
     app = ready_app({"SQLITE_WAL_AUTOCHECKPOINT": 0})
     base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     if demo:
-        from .demo import demo_example
-
-        credentials = _demo_credentials(app, if_empty=True)
-        click.echo(f"\nOffers Feedback demo at {base_url}/")
-        click.echo(f"  Feedback types: {base_url}/api?action=feedback_types")
-        if credentials:
-            click.echo("  Demo client: " + ", ".join(f"{k}={v}" for k, v in credentials.items()))
-            click.echo("  Record a report:\n    " + demo_example(credentials, base_url, utcnow().date()))
-        click.echo("")
+        _start_demo(app, host, port, base_url)
     # The workers are forked next: each opens its own connection on first request.
     database.close()
     serve_with_gunicorn(app, host, port, workers)

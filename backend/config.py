@@ -1,5 +1,6 @@
 """Every setting in one place, read from the environment when the app is built."""
 import os
+import secrets
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -8,6 +9,18 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 def data_dir():
     """Where the default SQLite file and demo credentials live."""
     return Path(os.environ.get("OFFERS_FEEDBACK_DATA", PROJECT_DIR / "data"))
+
+
+def secret_key():
+    """SECRET_KEY from the environment, else one made once and kept in the data folder."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = data_dir() / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip()
 
 
 def settings():
@@ -27,4 +40,11 @@ def settings():
         "SQLITE_WAL_AUTOCHECKPOINT": int(env("SQLITE_WAL_AUTOCHECKPOINT", 1000)),
         # Request bodies and query strings larger than this are refused with 413.
         "MAX_CONTENT_LENGTH": int(env("MAX_CONTENT_LENGTH", 16 * 1024)),
+        # Signs the widget's form tokens; every web worker must share it.
+        "SECRET_KEY": secret_key(),
+        # How long a widget form stays usable after the frame loaded.
+        "WIDGET_TOKEN_SECONDS": int(env("WIDGET_TOKEN_SECONDS", 30 * 60)),
+        # Widget reports allowed per hour from one device (or signed user) and from one IP.
+        "WIDGET_REPORTS_PER_DEVICE_HOUR": int(env("WIDGET_REPORTS_PER_DEVICE_HOUR", 10)),
+        "WIDGET_REPORTS_PER_IP_HOUR": int(env("WIDGET_REPORTS_PER_IP_HOUR", 30)),
     }

@@ -3,6 +3,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from .db import database
 from .models import ApiKey, Client
@@ -28,6 +29,7 @@ class IssuedClient:
     clientpass: str
     apikey: str
     apikey_id: str
+    widget_secret: str
 
 
 @dataclass(frozen=True)
@@ -53,9 +55,10 @@ def _new_api_key(client, now):
     return apikey, row.key_id
 
 
-def create_client(name, now, bank=None, network=None):
-    """Create a client for one bank or one network, with its first API key."""
+def create_client(name, now, bank=None, network=None, origins=()):
+    """Create a client for one bank or one network, with its first API key and a widget key."""
     clientpass = new_secret()
+    widget_secret = secrets.token_hex(32)
     with database.atomic():
         client = Client.create(
             clientkey="ck_" + secrets.token_hex(10),
@@ -64,9 +67,38 @@ def create_client(name, now, bank=None, network=None):
             network=network,
             pass_digest=digest(clientpass),
             created_at=now,
+            widget_key="wk_" + secrets.token_hex(10),
+            widget_secret=widget_secret,
+            widget_origins=" ".join(normalized_origin(origin) for origin in origins),
         )
         apikey, apikey_id = _new_api_key(client, now)
-    return IssuedClient(client, clientpass, apikey, apikey_id)
+    return IssuedClient(client, clientpass, apikey, apikey_id, widget_secret)
+
+
+def normalized_origin(url):
+    """scheme://host[:port] of a page URL, lower-cased; ValueError when it has none."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{url!r} is not an http(s) origin such as https://www.bank.example")
+    default_port = {"http": 80, "https": 443}[parts.scheme]
+    port = f":{parts.port}" if parts.port and parts.port != default_port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}"
+
+
+def set_widget_origins(client, origins):
+    """Replace the page origins allowed to embed the client's widget (none turns it off)."""
+    client.widget_origins = " ".join(dict.fromkeys(normalized_origin(origin) for origin in origins))
+    client.save()
+
+
+def user_signature(widget_secret, user_id):
+    """What a bank's server puts in data-user-sig: hex HMAC-SHA256 of the user id."""
+    return hmac.new(widget_secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+
+
+def signature_matches(widget_secret, user_id, signature):
+    """Constant-time check of a customer id's signature."""
+    return hmac.compare_digest(user_signature(widget_secret, user_id), signature.lower())
 
 
 def add_api_key(client, now):

@@ -1,7 +1,10 @@
 """A realistic demo: two cities of merchants and outlets, offers, a client, 90 days of reports."""
+import html
 import math
 import random
+import threading
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .catalog import import_catalog
 from .credentials import create_client
@@ -133,3 +136,41 @@ def demo_example(credentials, base_url, today):
         f"&offer_code={offer.code}&your_bank_code={bank.code}&outlet_code={outlet.code}"
     )
     return f"curl -s '{base_url}/api?{query}'"
+
+
+def demo_bank_page(widget_origin, widget_key, today):
+    """A bank's offer page that embeds the widget, as a bank would."""
+    harbour = Bank.get(Bank.code == "HARBOUR")
+    active = Offer.select().where(Offer.valid_from <= today, Offer.valid_to >= today).order_by(Offer.code)
+    offer = next(offer for offer in active if offer.powered_for(harbour))
+    outlet = Outlet.select().where(Outlet.merchant == offer.merchant_id).order_by(Outlet.code).first()
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Harbour Bank: card offers</title>
+<style>body{{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f3f5f9;color:#1b1b1f}}
+header{{background:#0a3d62;color:#fff;padding:12px 16px}}main{{max-width:34rem;margin:0 auto;padding:16px}}
+.card{{background:#fff;border-radius:12px;padding:16px;margin-bottom:16px;box-shadow:0 1px 3px #0002}}</style></head>
+<body><header><strong>Harbour Bank</strong> · Card offers</header><main>
+<div class="card"><h1>{html.escape(offer.title)}</h1><p>At {html.escape(outlet.name)}, valid until {offer.valid_to:%d %b %Y}.</p></div>
+<div class="card"><h2>Offer refused at the till?</h2>
+<script src="{widget_origin}/widget.js" async data-key="{widget_key}" data-offer="{offer.code}" data-bank="HARBOUR"></script>
+</div></main></body></html>"""
+
+
+def serve_demo_page(host, port, page):
+    """Serve one HTML page on another port (a second origin) from a background thread."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's naming)
+            body = page.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    threading.Thread(target=server.serve_forever, name="demo-bank-page", daemon=True).start()

@@ -20,6 +20,7 @@ class Recorded:
 def record_feedback(
     *, bank, offer, outlet, feedback_type, user_id, now, default_radius_m, duplicate_window,
     latitude=None, longitude=None, accuracy_m=None, comment="", client_id=None, channel="api",
+    outlet_inferred=False, ip_hash=None,
 ):
     """Store a report unless the same one came within duplicate_window; trusts its arguments.
 
@@ -47,6 +48,7 @@ def record_feedback(
             "feedback_type_id": feedback_type.id, "user_id": user_id, "latitude": latitude, "longitude": longitude,
             "accuracy_m": accuracy_m, "distance_m": check.distance_m, "radius_m": radius_m, "verdict": check.verdict,
             "offer_status": report.offer_status, "comment": comment, "created_at": now,
+            "outlet_inferred": outlet_inferred, "ip_hash": ip_hash,
         }
         database.execute_sql(_insert_sql(database.param, tuple(values)), list(values.values()))
     return report

@@ -43,3 +43,14 @@ def location_verdict(user_lat, user_lon, accuracy_m, outlet_lat, outlet_lon, rad
     else:
         verdict = "inconclusive"
     return LocationCheck(verdict, round(distance), radius_m)
+
+
+def nearest_outlet(outlets, user_lat, user_lon, accuracy_m, default_radius_m):
+    """The nearest outlet whose geofence the customer stands in (verdict at_outlet), or None."""
+    best = None
+    for outlet in outlets:
+        check = location_verdict(user_lat, user_lon, accuracy_m, outlet.latitude, outlet.longitude,
+                                 outlet.radius_m or default_radius_m)
+        if check.verdict == "at_outlet" and (best is None or check.distance_m < best[0]):
+            best = (check.distance_m, outlet)
+    return best[1] if best else None

@@ -14,6 +14,8 @@ from peewee import (
     TextField,
 )
 
+from playhouse.migrate import SchemaMigrator, migrate
+
 from .db import database
 
 
@@ -109,6 +111,15 @@ class Client(BaseModel):
     network = ForeignKeyField(Network, null=True, backref="clients")
     pass_digest = CharField(max_length=64)
     created_at = DateTimeField()
+    # The embeddable widget: a public key, the secret banks sign customer ids with (kept
+    # as is, since checking an HMAC needs it), and the page origins allowed to embed it.
+    widget_key = CharField(unique=True, null=True, max_length=64)
+    widget_secret = CharField(null=True, max_length=64)
+    widget_origins = TextField(default="")  # space-separated; none means the widget is off
+
+    def allowed_origins(self):
+        """The page origins that may embed this client's widget."""
+        return self.widget_origins.split()
 
     class Meta:
         constraints = [Check("(bank_id IS NULL) <> (network_id IS NULL)")]
@@ -143,20 +154,38 @@ class Feedback(BaseModel):
     offer_status = CharField(max_length=16)
     comment = TextField(default="")
     created_at = DateTimeField()
+    # Widget reports without an outlet: True when the nearest outlet was taken as it.
+    outlet_inferred = BooleanField(default=False)
+    ip_hash = CharField(null=True, max_length=64)  # keyed hash, for per-IP rate limits only
 
     class Meta:
         indexes = (
-            # The duplicate rule looks reports up by exactly these columns.
+            # The duplicate rule (and the per-device limit) look reports up by these columns.
             (("user_id", "offer", "outlet", "feedback_type", "created_at"), False),
+            (("ip_hash", "created_at"), False),
         )
 
 
 MODELS = [Network, Bank, Merchant, Outlet, Offer, FeedbackType, Client, ApiKey, Feedback]
 
 
+def _add_missing_columns():
+    """Add columns that models gained since their tables were made (all nullable or defaulted)."""
+    migrator = SchemaMigrator.from_database(database.obj)
+    for model in MODELS:
+        table = model._meta.table_name
+        if not database.table_exists(table):
+            continue
+        existing = {column.name for column in database.get_columns(table)}
+        missing = [field for field in model._meta.sorted_fields if field.column_name not in existing]
+        if missing:
+            migrate(*(migrator.add_column(table, field.column_name, field) for field in missing))
+
+
 def create_tables():
-    """Create missing tables and the default feedback types; safe to repeat."""
+    """Create missing tables, columns and the default feedback types; safe to repeat."""
     with database.atomic():
+        _add_missing_columns()
         database.create_tables(MODELS, safe=True)
         for type_id, slug, label in DEFAULT_FEEDBACK_TYPES:
             FeedbackType.insert(id=type_id, slug=slug, label=label).on_conflict_ignore().execute()

@@ -135,7 +135,7 @@ def main():
         """).fetchall()
         rows_before = conn.execute("SELECT COUNT(*) FROM feedback").fetchone()[0]
     lua_targets = "{" + ",".join('{"%s","%s","%s",%.6f,%.6f}' % t for t in targets) + "}"
-    secrets = "&".join(f"{k}={v}" for k, v in credentials.items())
+    secrets = "&".join(f"{k}={credentials[k]}" for k in ("clientkey", "clientpass", "apikey"))
     script = tmp / "ingest.lua"
     script.write_text(LUA.replace("{TARGETS}", lua_targets).replace("{CREDENTIALS}", secrets))
 

@@ -1,0 +1,287 @@
+"""The embeddable widget: the loader script and the framed two-click report form.
+
+The frame lives on our origin, so the bank's page can neither read nor restyle it. It
+does not rely on cookies (third-party cookies are blocked): each form carries a signed,
+expiring token naming the widget key, bank, offer, outlet, customer and host page origin.
+"""
+import functools
+import hashlib
+import hmac
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, g, render_template, request, send_file
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from wtforms import Form, StringField, ValidationError
+
+from .config import PROJECT_DIR
+from .credentials import signature_matches
+from .feedback import record_feedback
+from .forms import NumberField, between, plain_text, strip
+from .geo import nearest_outlet
+from .i18n import TEXT, language, type_label
+from .models import Bank, Client, Feedback, FeedbackType, Offer, Outlet, utcnow
+
+bp = Blueprint("widget", __name__)
+
+LOADER = PROJECT_DIR / "widget" / "loader.js"
+HTMX = PROJECT_DIR / "node_modules" / "htmx.org" / "dist" / "htmx.min.js"
+LOCATION_STATUSES = ("granted", "denied", "unavailable", "timeout", "unsupported")
+
+
+def _short(label, max_length=200):
+    return StringField(label, [plain_text()], filters=[strip, lambda v: (v or "")[:max_length]])
+
+
+class FrameForm(Form):
+    """The loader's query string; everything optional here, checked in context below."""
+
+    key, offer, outlet, bank = _short("key"), _short("offer"), _short("outlet"), _short("bank")
+    lang, theme, uid, sig, device = _short("lang"), _short("theme"), _short("uid", 254), _short("sig"), _short("device")
+
+
+class TokenForm(Form):
+    token = StringField("token", filters=[strip])
+
+
+class ChoiceForm(TokenForm):
+    """Click 1: a feedback type and, when the browser gave it, where the customer stands."""
+
+    feedback_type = StringField("feedback_type", filters=[strip])
+    user_latitude = NumberField("user_latitude", [between(-90, 90)])
+    user_longitude = NumberField("user_longitude", [between(-180, 180)])
+    user_accuracy = NumberField("user_accuracy", [between(0, 100_000)])
+    location_status = StringField("location_status", filters=[strip])
+
+    def validate_location_status(self, field):
+        if field.data and field.data not in LOCATION_STATUSES:
+            raise ValidationError("unknown location status")
+        if (self.user_latitude.data is None) != (self.user_longitude.data is None):
+            raise ValidationError("coordinates come in pairs")
+
+
+class ReportForm(ChoiceForm):
+    """Click 2: the same, with an optional comment."""
+
+    comment = StringField("comment", [plain_text(allow_newlines=True)], filters=[strip])
+
+    def validate_comment(self, field):
+        if len(field.data or "") > 1000:
+            raise ValidationError("too long")
+
+
+class Problem(Exception):
+    """Something that makes the form unusable; key names a TEXT entry."""
+
+    def __init__(self, key, status=400):
+        super().__init__(key)
+        self.key, self.status = key, status
+
+
+def serializer():
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="widget-form")
+
+
+def origin_of(url):
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+
+
+def frame_headers(response, client):
+    """CSP for the frame: only our own assets, and only the client's pages may embed it."""
+    ancestors = " ".join(client.allowed_origins()) if client and client.allowed_origins() else "'none'"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        f"form-action 'self'; base-uri 'none'; frame-ancestors {ancestors}"
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def render_view(partial, context, status=200, client=None):
+    """The partial alone for htmx, else the whole frame page around it (works without JS)."""
+    template = partial if request.headers.get("HX-Request") else "widget/frame.html"
+    response = current_app.make_response((render_template(template, partial=partial, **context), status))
+    return frame_headers(response, client)
+
+
+def problem_view(problem, lang, client=None):
+    return render_view("widget/_problem.html", {"t": TEXT[lang], "message": TEXT[lang][problem.key],
+                                                "lang": lang, "theme": ""}, problem.status, client)
+
+
+def resolve(client, bank_code, offer_code, outlet_code):
+    """The bank, offer and outlet a widget reports on, checked to belong together."""
+    bank = client.bank if client.bank_id else Bank.get_or_none(Bank.code == bank_code)
+    if bank is None or (client.network_id and bank.network_id != client.network_id):
+        raise Problem("bank_needed")
+    offer = Offer.get_or_none(Offer.code == offer_code)
+    if offer is None or not offer.powered_for(bank):
+        raise Problem("unknown_offer", 404)
+    outlet = None
+    if outlet_code:
+        outlet = Outlet.get_or_none(Outlet.code == outlet_code, Outlet.merchant == offer.merchant_id)
+        if outlet is None:
+            raise Problem("unknown_offer", 404)
+    return bank, offer, outlet
+
+
+def view_context(state, client, bank, offer, outlet, token):
+    lang = state["l"]
+    types = FeedbackType.select().where(FeedbackType.active == True).order_by(FeedbackType.id)  # noqa: E712
+    return {
+        "t": TEXT[lang], "lang": lang, "theme": state["m"], "token": token, "offer": offer,
+        "merchant": offer.merchant, "outlet": outlet, "bank": bank, "host_origin": state["h"],
+        "types": [(feedback_type, type_label(feedback_type, lang)) for feedback_type in types],
+    }
+
+
+@bp.get("/widget.js")
+def loader():
+    """The loader banks embed; cacheable, it changes only with a release."""
+    return send_file(LOADER, mimetype="text/javascript", max_age=3600)
+
+
+@bp.get("/static/vendor/htmx.min.js")
+def htmx():
+    """htmx, installed from the npm registry by `make setup`, served from our origin."""
+    return send_file(HTMX, mimetype="text/javascript", max_age=86400)
+
+
+@bp.get("/widget/frame")
+def frame():
+    """The first view: the offer and one button per feedback type."""
+    form = FrameForm(request.args)
+    form.validate()
+    data = form.data
+    lang = language(data["lang"] or request.accept_languages.best)
+    client = Client.get_or_none(Client.widget_key == data["key"]) if data["key"] else None
+    try:
+        if client is None or not client.allowed_origins():
+            raise Problem("unknown_key", 404)
+        host_origin = origin_of(request.referrer)
+        if host_origin and host_origin not in client.allowed_origins():
+            raise Problem("not_allowed", 403)
+        if data["uid"]:
+            if not (data["sig"] and client.widget_secret and signature_matches(client.widget_secret, data["uid"], data["sig"])):
+                raise Problem("signature", 403)
+            user_id = data["uid"]
+        elif data["device"]:
+            user_id = "device:" + data["device"][:64]
+        else:
+            raise Problem("unknown_key")
+        bank, offer, outlet = resolve(client, data["bank"], data["offer"], data["outlet"])
+    except Problem as problem:
+        return problem_view(problem, lang, client)
+    state = {"k": client.widget_key, "b": bank.code, "o": offer.code, "t": outlet.code if outlet else "",
+             "u": user_id, "h": host_origin, "l": lang, "m": data["theme"] if data["theme"] in ("light", "dark") else ""}
+    token = serializer().dumps(state)
+    return render_view("widget/_choose.html", view_context(state, client, bank, offer, outlet, token), client=client)
+
+
+def posted(form_class):
+    """Check a POST from the frame: from our own origin, with a live token, for a page still allowed."""
+    if request.headers.get("Origin") != origin_of(request.host_url):
+        raise Problem("not_allowed", 403)
+    form = form_class(request.form)
+    try:
+        state = serializer().loads(form.token.data or "", max_age=current_app.config["WIDGET_TOKEN_SECONDS"])
+    except BadSignature:
+        raise Problem("expired", 403) from None
+    g.widget_lang = state["l"]
+    client = Client.get_or_none(Client.widget_key == state["k"])
+    if client is None or not client.allowed_origins() or (state["h"] and state["h"] not in client.allowed_origins()):
+        raise Problem("not_allowed", 403)
+    bank, offer, outlet = resolve(client, state["b"], state["o"], state["t"])
+    if not form.validate():
+        raise Problem("invalid")
+    context = view_context(state, client, bank, offer, outlet, form.token.data)
+    return form, state, client, context
+
+
+def chosen_type(form):
+    """The active feedback type a form names by id."""
+    ref = form.feedback_type.data or ""
+    found = None
+    if ref.isdecimal() and len(ref) < 10:
+        found = FeedbackType.get_or_none(FeedbackType.id == int(ref), FeedbackType.active == True)  # noqa: E712
+    if found is None:
+        raise Problem("invalid")
+    return found
+
+
+def widget_post(view):
+    """Run a POST view; any Problem becomes the problem view, in the customer's language."""
+
+    @functools.wraps(view)
+    def wrapped():
+        g.widget_lang = language(request.accept_languages.best)
+        try:
+            return view()
+        except Problem as problem:
+            return problem_view(problem, g.widget_lang)
+
+    return wrapped
+
+
+@bp.post("/widget/choose")
+@widget_post
+def choose():
+    """Back from the confirm view to the feedback types."""
+    _, _, client, context = posted(TokenForm)
+    return render_view("widget/_choose.html", context, client=client)
+
+
+@bp.post("/widget/confirm")
+@widget_post
+def confirm():
+    """After click 1: what will be reported, an optional comment, Send and Back."""
+    form, _, client, context = posted(ChoiceForm)
+    feedback_type = chosen_type(form)
+    context.update(form=form, feedback_type=feedback_type, type_label=type_label(feedback_type, context["lang"]),
+                   location_shared=form.user_latitude.data is not None)
+    return render_view("widget/_confirm.html", context, client=client)
+
+
+@bp.post("/widget/report")
+@widget_post
+def report():
+    """Click 2: record the report and thank the customer with a reference."""
+    form, state, client, context = posted(ReportForm)
+    feedback_type = chosen_type(form)
+    config = current_app.config
+    now = utcnow()
+    ip_hash = hmac.new(config["SECRET_KEY"].encode(), (request.remote_addr or "").encode(), hashlib.sha256).hexdigest()[:32]
+    by_device, by_ip = recent_reports(state["u"], ip_hash, now - timedelta(hours=1))
+    if by_device >= config["WIDGET_REPORTS_PER_DEVICE_HOUR"] or by_ip >= config["WIDGET_REPORTS_PER_IP_HOUR"]:
+        raise Problem("rate_limited", 429)
+    latitude, longitude, accuracy = form.user_latitude.data, form.user_longitude.data, form.user_accuracy.data
+    outlet, inferred = context["outlet"], False
+    if outlet is None and latitude is not None:
+        # No outlet on the page: the customer's position says which of the merchant's outlets.
+        candidates = Outlet.select().where(Outlet.merchant == context["offer"].merchant_id, Outlet.latitude.is_null(False))
+        outlet = nearest_outlet(candidates, latitude, longitude, accuracy, config["LOCATION_RADIUS_M"])
+        inferred = outlet is not None
+    result = record_feedback(
+        bank=context["bank"], offer=context["offer"], outlet=outlet, feedback_type=feedback_type,
+        user_id=state["u"], latitude=latitude, longitude=longitude, accuracy_m=accuracy,
+        comment=form.comment.data or "", client_id=client.id, channel="widget", now=now,
+        default_radius_m=config["LOCATION_RADIUS_M"], duplicate_window=timedelta(hours=config["DUPLICATE_WINDOW_HOURS"]),
+        outlet_inferred=inferred, ip_hash=ip_hash,
+    )
+    context.update(duplicate=result.duplicate, reference=reference_number(result.feedback_id))
+    return render_view("widget/_thanks.html", context, client=client)
+
+
+def reference_number(feedback_id):
+    """A short reference a customer can read out: the first 8 hex digits of the report's id."""
+    digits = feedback_id.removeprefix("fb_")[:8].upper()
+    return f"{digits[:4]}-{digits[4:]}"
+
+
+def recent_reports(user_id, ip_hash, since):
+    """Widget reports stored since a time: (from this customer or device, from this IP)."""
+    recent = Feedback.select().where(Feedback.channel == "widget", Feedback.created_at > since)
+    return recent.where(Feedback.user_id == user_id).count(), recent.where(Feedback.ip_hash == ip_hash).count()

@@ -1,0 +1,55 @@
+/* Offers Feedback loader: <script src="https://<us>/widget.js" async data-key data-offer ...>.
+   Inserts one iframe on our origin per widget, sizes it from origin-checked messages, and
+   never throws into or restyles the host page. Globals: window.OffersFeedback only. */
+(function () {
+  try {
+    var script = document.currentScript;
+    if (!script || !script.src) return;
+    var data = script.dataset;
+    var origin = new URL(script.src).origin;
+    var ns = (window.OffersFeedback = window.OffersFeedback || { frames: {} });
+    var slot = [data.key, data.offer, data.outlet, data.bank, data.target].join("|");
+    if (ns.frames[slot]) return; // the same widget included twice: keep one
+    var device = "";
+    if (!data.userId) {
+      try {
+        device = localStorage.getItem("offers-feedback-device") || "";
+        if (!device) {
+          device = crypto.randomUUID();
+          localStorage.setItem("offers-feedback-device", device);
+        }
+      } catch (e) {
+        device = device || String(Math.random()).slice(2) + Date.now();
+      }
+    }
+    var query = new URLSearchParams({
+      key: data.key || "", offer: data.offer || "", outlet: data.outlet || "", bank: data.bank || "",
+      lang: data.lang || navigator.language || "", theme: data.theme || "",
+      uid: data.userId || "", sig: data.userSig || "", device: device
+    });
+    var frame = document.createElement("iframe");
+    frame.src = origin + "/widget/frame?" + query;
+    frame.title = data.lang === "hi" ? "ऑफ़र की शिकायत" : "Report a refused offer";
+    frame.allow = "geolocation";
+    frame.referrerPolicy = "origin"; // tells us which page embeds the frame
+    var style = {
+      display: "block", width: "100%", "max-width": "480px", height: "440px", border: "0",
+      margin: "0", padding: "0", opacity: "1", visibility: "visible", "color-scheme": "normal",
+      position: "static", transform: "none", filter: "none", "min-height": "0", "max-height": "none"
+    };
+    for (var name in style) frame.style.setProperty(name, style[name], "important");
+    var target = data.target && document.querySelector(data.target);
+    if (target) target.appendChild(frame);
+    else script.parentNode.insertBefore(frame, script.nextSibling);
+    ns.frames[slot] = frame;
+    window.addEventListener("message", function (event) {
+      var message = event.data;
+      if (event.origin !== origin || event.source !== frame.contentWindow) return;
+      if (!message || message.ns !== "offers-feedback" || message.type !== "resize") return;
+      var height = Math.min(Math.max(parseInt(message.height, 10) || 0, 100), 2000);
+      frame.style.setProperty("height", height + "px", "important");
+    });
+  } catch (e) {
+    /* Never break the bank's page. */
+  }
+})();
