@@ -1,6 +1,7 @@
 # `make run` and `make test` both start from `make setup`, which only installs and is
-# safe to repeat: a virtualenv at .venv/ with pinned packages, plus the Debian packages
-# the tests need (installed only when missing; needs root or sudo).
+# safe to repeat: a virtualenv at .venv/ with pinned packages, htmx and axe-core from the
+# npm registry (package-lock.json), and the Debian packages the tests need (installed only
+# when missing; needs root or sudo).
 PY := .venv/bin/python
 STAMP := .venv/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -8,17 +9,23 @@ APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q
 
 .PHONY: setup run test bench system-packages
 
-setup: $(STAMP) system-packages
+setup: $(STAMP) node_modules/.package-lock.json system-packages
 
 $(STAMP): pyproject.toml requirements.lock
 	python3 -m venv .venv
 	.venv/bin/pip install -q --disable-pip-version-check -c requirements.lock -e '.[test]'
 	touch $@
 
-# PostgreSQL's server binaries for the test suite; wrk for the benchmarks.
-system-packages:
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v wrk >/dev/null; then \
-		$(SUDO) apt-get update -q && $(APT_INSTALL) postgresql wrk; \
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+# PostgreSQL's server binaries and Chromium for the test suite; wrk for the benchmarks.
+# Playwright cannot fetch its own browser here, so the tests drive Debian's Chromium; on a
+# machine without that package, Playwright's own download is the fallback.
+system-packages: $(STAMP)
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v wrk >/dev/null || ! [ -x /usr/bin/chromium ]; then \
+		$(SUDO) apt-get update -q && $(APT_INSTALL) postgresql wrk chromium \
+		|| { $(APT_INSTALL) postgresql wrk && .venv/bin/playwright install chromium; }; \
 	fi
 
 run: setup
@@ -29,3 +36,4 @@ test: setup
 
 bench: setup
 	$(PY) bench/ingest.py
+	$(PY) bench/widget.py

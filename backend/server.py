@@ -1,12 +1,14 @@
 """Serving under gunicorn (the production WSGI server), with secrets kept out of the access log."""
 import os
 import re
+import select
 import sqlite3
 import threading
 import time
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
+from gunicorn.workers.sync import SyncWorker
 
 from .db import sqlite_path
 
@@ -29,6 +31,24 @@ class RedactingLogger(Logger):
             if isinstance(atoms.get(key), str):
                 atoms[key] = redact(atoms[key])
         return atoms
+
+
+class PromptSyncWorker(SyncWorker):
+    """gunicorn's sync worker, which drops a connection that sends no request within seconds.
+
+    Browsers open spare connections ahead of need; a plain sync worker waits on such a
+    connection until its 30-second timeout, and with one worker per core the widget then
+    stalls. (Behind a buffering proxy, as gunicorn recommends, this never arises.)
+    """
+
+    first_byte_seconds = 2
+
+    def handle(self, listener, client, addr):
+        readable, _, _ = select.select([client], [], [], self.first_byte_seconds)
+        if not readable:
+            client.close()
+            return
+        super().handle(listener, client, addr)
 
 
 class GunicornServer(BaseApplication):
@@ -78,7 +98,7 @@ def serve(app, host, port, workers=None, accesslog="-"):
     options = {
         "bind": f"{host}:{port}",
         "workers": workers or default_workers(),
-        "worker_class": "sync",
+        "worker_class": PromptSyncWorker,
         "accesslog": accesslog,
         "logger_class": RedactingLogger,
         # The app itself refuses over-long queries with a JSON 413; gunicorn's own

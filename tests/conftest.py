@@ -2,7 +2,6 @@
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -15,14 +14,8 @@ from backend.catalog import import_catalog, read_catalog
 from backend.credentials import create_client
 from backend.db import database
 from backend.models import Bank, Network, create_tables, utcnow
+from support import DATA, free_port
 
-DATA = Path(__file__).parent / "data"
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _pg_bin(name):

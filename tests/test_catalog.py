@@ -5,7 +5,7 @@ import pytest
 
 from backend.catalog import CatalogError, import_catalog, read_catalog
 from backend.models import Bank, Merchant, Network, Offer, Outlet
-from conftest import DATA
+from support import DATA
 
 
 def write_catalog(tmp_path, **sections):

@@ -9,7 +9,7 @@ from backend.cli import cli
 from backend.credentials import digest
 from backend.db import database
 from backend.models import ApiKey, Client, Feedback, Merchant, Offer, Outlet, utcnow
-from conftest import DATA
+from support import DATA
 
 
 @pytest.fixture

@@ -2,26 +2,15 @@
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
-from conftest import DATA, free_port
-
-ROOT = Path(__file__).parent.parent
-
-
-def run_py(env, *args):
-    result = subprocess.run([sys.executable, "run.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+from support import DATA, run_py, served
 
 
 @pytest.fixture(scope="module")
@@ -32,23 +21,9 @@ def server(tmp_path_factory):
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{db_path}", "OFFERS_FEEDBACK_DATA": str(tmp)}
     run_py(env, "import-catalog", str(DATA / "catalog.json"))
     credentials = json.loads(run_py(env, "create-client", "--name", "First Bank app", "--bank", "BANK1", "--json"))
-    port = free_port()
     log_path = tmp / "server.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen([sys.executable, "run.py", "serve", "--port", str(port), "--workers", "2"],
-                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(base + "/healthz", timeout=2)
-            break
-        except OSError:
-            assert process.poll() is None and time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.1)
-    yield {"base": base, "env": env, "credentials": credentials, "log": log_path, "db": db_path}
-    process.terminate()
-    process.wait(timeout=20)
+    with served(env, log_path) as base:
+        yield {"base": base, "env": env, "credentials": credentials, "log": log_path, "db": db_path}
 
 
 def http(server, params=None, method="GET", body=None, headers=None, query=None):
