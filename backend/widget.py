@@ -5,12 +5,13 @@ does not rely on cookies (third-party cookies are blocked): each form carries a 
 expiring token naming the widget key, bank, offer, outlet, customer and host page origin.
 """
 import functools
+import gzip
 import hashlib
 import hmac
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, g, render_template, request, send_file
+from flask import Blueprint, abort, current_app, g, render_template, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from wtforms import Form, StringField, ValidationError
 
@@ -24,8 +25,6 @@ from .models import Bank, Client, Feedback, FeedbackType, Offer, Outlet, utcnow
 
 bp = Blueprint("widget", __name__)
 
-LOADER = PROJECT_DIR / "widget" / "loader.js"
-HTMX = PROJECT_DIR / "node_modules" / "htmx.org" / "dist" / "htmx.min.js"
 LOCATION_STATUSES = ("granted", "denied", "unavailable", "timeout", "unsupported")
 
 
@@ -138,16 +137,48 @@ def view_context(state, client, bank, offer, outlet, token):
     }
 
 
+# The widget's own files: served gzipped when the browser takes it (a frame's first render
+# should cost a phone little), cached, and never from anywhere but our origin.
+WIDGET_DIR = PROJECT_DIR / "widget"
+ASSETS = {
+    "frame.css": (WIDGET_DIR / "frame.css", "text/css"),
+    "frame.js": (WIDGET_DIR / "frame.js", "text/javascript"),
+    "htmx.min.js": (PROJECT_DIR / "node_modules" / "htmx.org" / "dist" / "htmx.min.js", "text/javascript"),
+}
+
+
+@functools.cache
+def _file_bytes(path, compressed):
+    data = path.read_bytes()
+    return gzip.compress(data, 9) if compressed else data
+
+
+def asset_response(path, mimetype, max_age):
+    """A static file, gzipped for browsers that accept it."""
+    compressed = "gzip" in request.accept_encodings
+    response = current_app.make_response(_file_bytes(path, compressed))
+    response.mimetype = mimetype
+    response.headers["Cache-Control"] = f"public, max-age={max_age}"
+    response.headers["Vary"] = "Accept-Encoding"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if compressed:
+        response.headers["Content-Encoding"] = "gzip"
+    return response
+
+
 @bp.get("/widget.js")
 def loader():
     """The loader banks embed; cacheable, it changes only with a release."""
-    return send_file(LOADER, mimetype="text/javascript", max_age=3600)
+    return asset_response(WIDGET_DIR / "loader.js", "text/javascript", 3600)
 
 
-@bp.get("/static/vendor/htmx.min.js")
-def htmx():
-    """htmx, installed from the npm registry by `make setup`, served from our origin."""
-    return send_file(HTMX, mimetype="text/javascript", max_age=86400)
+@bp.get("/widget/assets/<name>")
+def asset(name):
+    """The frame's stylesheet and scripts, htmx among them (installed from the npm registry)."""
+    if name not in ASSETS:
+        abort(404)
+    path, mimetype = ASSETS[name]
+    return asset_response(path, mimetype, 86400)
 
 
 @bp.get("/widget/frame")

@@ -203,4 +203,15 @@ def test_without_javascript_the_forms_post_whole_pages(client, widget):
 def test_loader_is_small_cacheable_javascript(client, catalog):
     response = client.get("/widget.js")
     assert response.mimetype == "text/javascript" and "max-age=3600" in response.headers["Cache-Control"]
-    assert len(gzip.compress(LOADER.read_bytes(), 9)) <= 2048
+    assert response.get_data() == LOADER.read_bytes()
+    compressed = client.get("/widget.js", headers={"Accept-Encoding": "gzip, br"})
+    assert compressed.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(compressed.get_data()) == LOADER.read_bytes()
+    assert len(compressed.get_data()) <= 2048  # the loader's size budget
+
+
+def test_frame_assets_are_served_from_our_origin(client, catalog):
+    for name, mimetype in (("frame.css", "text/css"), ("frame.js", "text/javascript"), ("htmx.min.js", "text/javascript")):
+        response = client.get(f"/widget/assets/{name}")
+        assert response.status_code == 200 and response.mimetype == mimetype and len(response.get_data()) > 500
+    assert client.get("/widget/assets/secret_key").status_code == 404
