@@ -180,11 +180,11 @@ def _start_demo(app, host, port, base_url):
     click.echo("  Demo API client: " + ", ".join(f"{k}={credentials[k]}" for k in ("clientkey", "clientpass", "apikey")))
     click.echo("  Record a report:\n    " + demo_example(credentials, base_url, utcnow().date()))
     if credentials.get("widget_key"):
-        page_port = port + 1
-        page_origins = [f"http://127.0.0.1:{page_port}", f"http://localhost:{page_port}"]
+        page = demo_bank_page(base_url, credentials["widget_key"], utcnow().date())
+        page_port = serve_demo_page(host, port + 1, page)
         client = Client.get(Client.widget_key == credentials["widget_key"])
+        page_origins = [f"http://127.0.0.1:{page_port}", f"http://localhost:{page_port}"]
         set_widget_origins(client, dict.fromkeys(client.allowed_origins() + page_origins))
-        serve_demo_page(host, page_port, demo_bank_page(base_url, credentials["widget_key"], utcnow().date()))
         click.echo(f"  Demo bank page with the widget (a second origin): http://localhost:{page_port}/")
     click.echo("")
 

@@ -158,7 +158,7 @@ header{{background:#0a3d62;color:#fff;padding:12px 16px}}main{{max-width:34rem;m
 
 
 def serve_demo_page(host, port, page):
-    """Serve one HTML page on another port (a second origin) from a background thread."""
+    """Serve one HTML page on port (or, if taken, any free one) from a background thread; returns the port."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 (http.server's naming)
@@ -172,5 +172,9 @@ def serve_demo_page(host, port, page):
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    try:
+        server = ThreadingHTTPServer((host, port), Handler)
+    except OSError:
+        server = ThreadingHTTPServer((host, 0), Handler)
     threading.Thread(target=server.serve_forever, name="demo-bank-page", daemon=True).start()
+    return server.server_address[1]

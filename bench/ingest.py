@@ -15,12 +15,12 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+sys.path.insert(0, str(ROOT / "tests"))
+from support import free_port, wait_until_up  # noqa: E402
 
 # wrk script: request n is a pure function of n, so a duplicate re-sends an earlier n.
 LUA = r"""
@@ -65,26 +65,6 @@ end
 
 def run_py(env, *args):
     return subprocess.run([PYTHON, "run.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout
-
-
-def free_port():
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_up(url, process):
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                sys.exit("the server did not start")
-            time.sleep(0.1)
 
 
 def wrk(url, seconds, connections, script=None):
@@ -144,7 +124,8 @@ def main():
     server = subprocess.Popen([PYTHON, "run.py", "serve", "--port", str(port)], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_until_up(base + "/healthz", server)
+        if not wait_until_up(base + "/healthz", server):
+            sys.exit("the server did not start")
         trivial = wrk(base + "/healthz", args.duration, args.connections)
         ingest = wrk(base + "/api", args.duration, args.connections, script)
     finally:

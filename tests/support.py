@@ -1,4 +1,5 @@
 """Helpers shared by the test suites: free ports, run.py, and a served app."""
+import os
 import socket
 import subprocess
 import sys
@@ -17,6 +18,23 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def wait_until_up(url, process, seconds=30):
+    """Poll url until it answers; False if the process died or time ran out first."""
+    deadline = time.monotonic() + seconds
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def site_env(folder):
+    """Environment for run.py with a SQLite database (and data folder) in folder."""
+    return {**os.environ, "DATABASE_URL": f"sqlite:///{folder / 'site.db'}", "OFFERS_FEEDBACK_DATA": str(folder)}
+
+
 def run_py(env, *args):
     """Run `python run.py ARGS` as an operator would; returns its standard output."""
     result = subprocess.run([sys.executable, "run.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
@@ -32,14 +50,7 @@ def served(env, log_path, workers=2):
         process = subprocess.Popen([sys.executable, "run.py", "serve", "--port", str(port), "--workers", str(workers)],
                                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(base + "/healthz", timeout=2)
-            break
-        except OSError:
-            assert process.poll() is None and time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.1)
+    assert wait_until_up(base + "/healthz", process), log_path.read_text()
     try:
         yield base
     finally:

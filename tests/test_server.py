@@ -1,6 +1,5 @@
 """The real thing: run.py serve (gunicorn, 2 workers) on a free port, called over HTTP."""
 import json
-import os
 import sqlite3
 import time
 import urllib.error
@@ -10,20 +9,19 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from support import DATA, run_py, served
+from support import DATA, run_py, served, site_env
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A served app with the test catalogue and one BANK1 client; yields what tests need."""
     tmp = tmp_path_factory.mktemp("server")
-    db_path = tmp / "server.db"
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db_path}", "OFFERS_FEEDBACK_DATA": str(tmp)}
+    env = site_env(tmp)
     run_py(env, "import-catalog", str(DATA / "catalog.json"))
     credentials = json.loads(run_py(env, "create-client", "--name", "First Bank app", "--bank", "BANK1", "--json"))
     log_path = tmp / "server.log"
     with served(env, log_path) as base:
-        yield {"base": base, "env": env, "credentials": credentials, "log": log_path, "db": db_path}
+        yield {"base": base, "env": env, "credentials": credentials, "log": log_path, "db": tmp / "site.db"}
 
 
 def http(server, params=None, method="GET", body=None, headers=None, query=None):

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from backend.credentials import user_signature
-from support import DATA, ROOT, free_port, run_py, served
+from support import DATA, free_port, run_py, served, site_env
 
 PAGES = Path(__file__).parent / "pages"
 CHROMIUM = "/usr/bin/chromium"
@@ -31,8 +31,7 @@ def browser_type_launch_args(browser_type_launch_args):
 def widget_site(tmp_path_factory):
     """Our server with the test catalogue, two widget clients, and a bank page server on another origin."""
     tmp = tmp_path_factory.mktemp("widget-site")
-    db_path = tmp / "site.db"
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db_path}", "OFFERS_FEEDBACK_DATA": str(tmp)}
+    env = site_env(tmp)
     run_py(env, "import-catalog", str(DATA / "catalog.json"))
     host_port = free_port()
     host = f"http://localhost:{host_port}"
@@ -43,7 +42,7 @@ def widget_site(tmp_path_factory):
         pages = BankPages(widget_origin, {"main": bank, "other": stranger})
         server = ThreadingHTTPServer(("127.0.0.1", host_port), pages.handler())
         threading.Thread(target=server.serve_forever, daemon=True).start()
-        yield {"host": host, "widget": widget_origin, "db": db_path, "bank": bank}
+        yield {"host": host, "widget": widget_origin, "db": tmp / "site.db", "bank": bank}
         server.shutdown()
 
 
