@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, g, render_template, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import Form, StringField, ValidationError
 
 from .config import PROJECT_DIR
@@ -304,6 +305,12 @@ def report():
     )
     context.update(duplicate=result.duplicate, reference=reference_number(result.feedback_id))
     return render_view("widget/_thanks.html", context, client=client)
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(exc):
+    """An oversized form gets the frame's own message, not a bare error page."""
+    return problem_view(Problem("invalid", 413), language(request.accept_languages.best))
 
 
 def reference_number(feedback_id):

@@ -161,6 +161,13 @@ def test_bad_input_gets_a_message_and_stores_nothing(client, widget, fields):
     assert Feedback.select().count() == 0
 
 
+def test_oversized_form_gets_the_frames_message(client, widget):
+    token = token_of(open_frame(client, widget))
+    response = post(client, "report", token, comment="z" * 20_000)
+    assert response.status_code == 413 and "could not be read" in response.get_data(as_text=True)
+    assert Feedback.select().count() == 0
+
+
 def test_hourly_limit_per_device(client, widget, app):
     app.config["WIDGET_REPORTS_PER_DEVICE_HOUR"] = 2
     token = token_of(open_frame(client, widget))
