@@ -1,7 +1,7 @@
 """Offers Feedback: the Flask application factory."""
 from flask import Flask, render_template
 
-from . import api, db, widget
+from . import admin, api, db, widget
 from .config import settings
 from .lookups import Lookups
 
@@ -18,6 +18,7 @@ def create_app(test_config=None):
     app.extensions["lookups"] = Lookups(app.config["CATALOG_CACHE_SECONDS"], app.config["CREDENTIAL_CACHE_SECONDS"])
     app.register_blueprint(api.bp)
     app.register_blueprint(widget.bp)
+    app.register_blueprint(admin.bp)
 
     @app.get("/healthz")
     def healthz():

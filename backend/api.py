@@ -9,8 +9,9 @@ from werkzeug.exceptions import HTTPException
 
 from .credentials import credentials_match
 from .feedback import record_feedback
-from .forms import ActionForm, UserFeedbackForm, form_problems
+from .forms import ActionForm, LeaderboardForm, UserFeedbackForm, form_problems
 from .models import FeedbackType, utcnow
+from .ranking import Filters, merchant_leaderboard
 
 bp = Blueprint("api", __name__)
 
@@ -178,8 +179,34 @@ def feedback_types(params):
     return jsonify(status="success", feedback_types=[{"id": t.id, "slug": t.slug, "label": t.label} for t in types])
 
 
+def leaderboard(params):
+    """The merchant leaderboard, scoped to the client's bank or network."""
+    form = validated(LeaderboardForm(params))
+    credentials = authenticated(form)
+    feedback_type = 0
+    if form.feedback_type.data:
+        found = current_app.extensions["lookups"].feedback_type(form.feedback_type.data)
+        if found is None:
+            raise ApiError("unknown_code", "Unknown feedback_type: see action=feedback_types.", ["feedback_type"])
+        feedback_type = found.id
+    today = utcnow().date()
+    start, end = form.dates if form.dates[0] else (today - timedelta(days=int(form.period.data or 30) - 1), today)
+    scope = f"bank:{credentials.bank_id}" if credentials.bank_id else f"network:{credentials.network_id}"
+    board = merchant_leaderboard(Filters(scope, start, end, feedback_type), today, limit=int(form.limit.data or 25))
+    merchants = [
+        {"rank": row.rank, "merchant_code": row.code, "merchant_name": row.name, "reports": row.reports,
+         "distinct_customers": row.distinct_customers, "verified_share": round(row.verified_share, 3),
+         "outlets_affected": row.outlets_affected, "by_type": {str(k): v for k, v in sorted(row.by_type.items())},
+         "trend_weekly": row.trend, "change": None if row.change is None else round(row.change, 3), "flag": row.flag}
+        for row in board.ranked
+    ]
+    return jsonify(status="success", period={"from": start.isoformat(), "to": end.isoformat()}, merchants=merchants,
+                   low_volume_merchants=board.low_volume_count)
+
+
 # The published documentation spells the report action both ways.
-ACTIONS = {"user_feedback": user_feedback, "feedback": user_feedback, "feedback_types": feedback_types}
+ACTIONS = {"user_feedback": user_feedback, "feedback": user_feedback, "feedback_types": feedback_types,
+           "merchant_leaderboard": leaderboard}
 
 
 @bp.route("/api", methods=["GET", "POST"])

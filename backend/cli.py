@@ -1,6 +1,7 @@
 """The command line behind run.py: database, catalogue, credentials, demo and server."""
 import json
 import os
+import secrets
 import sys
 
 import click
@@ -10,7 +11,9 @@ from .catalog import CatalogError, count_records, import_catalog, read_catalog
 from .config import data_dir
 from .credentials import add_api_key, create_client, normalized_origin, revoke_api_key, set_widget_origins
 from .db import database
-from .models import Bank, Client, Network, Offer, create_tables, utcnow
+from .accounts import create_admin
+from .models import Bank, Client, Feedback, Network, Offer, create_tables, utcnow
+from .rollups import rebuild_rollups
 
 def demo_credentials_path():
     return data_dir() / "demo-credentials.json"
@@ -112,6 +115,29 @@ def widget_origins_command(clientkey, origins, clear):
     click.echo(" ".join(client.allowed_origins()) or "(none: the widget is off)")
 
 
+@cli.command("create-admin")
+@click.option("--email", required=True)
+@click.option("--password", required=True, help="At least 10 characters.")
+@click.option("--scope", required=True, help="platform, bank:CODE or network:CODE")
+def create_admin_command(email, password, scope):
+    """Create a leaderboard admin (or reset one's password and scope)."""
+    ready_app()
+    try:
+        admin = create_admin(email, password, scope, utcnow())
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    click.echo(f"Admin {admin.email} ({scope}) can log in at /admin/login.")
+
+
+@cli.command("rebuild-rollups")
+def rebuild_rollups_command():
+    """Recompute the leaderboard counters from the stored reports."""
+    ready_app()
+    with click.progressbar(length=Feedback.select().count(), label="Recounting", file=sys.stderr) as bar:
+        count = rebuild_rollups(on_progress=bar.update)
+    click.echo(f"Rebuilt the counters from {count} reports.")
+
+
 @cli.command("add-apikey")
 @click.option("--clientkey", required=True)
 def add_apikey_command(clientkey):
@@ -139,6 +165,10 @@ def _seed_demo(app):
     issued = seed_demo(utcnow(), app.config["LOCATION_RADIUS_M"])
     credentials = {"clientkey": issued.client.clientkey, "clientpass": issued.clientpass, "apikey": issued.apikey,
                    "widget_key": issued.client.widget_key}
+    for email, scope in (("admin@demo.example", "platform"), ("harbour@demo.example", "bank:HARBOUR")):
+        password = secrets.token_urlsafe(12)
+        create_admin(email, password, scope, utcnow())
+        credentials[f"admin {scope}"] = f"{email} / {password}"
     # Kept so that every `make run` can print them; this is demo data on a laptop only.
     saved = demo_credentials_path()
     saved.parent.mkdir(parents=True, exist_ok=True)
@@ -179,6 +209,10 @@ def _start_demo(app, host, port, base_url):
         return
     click.echo("  Demo API client: " + ", ".join(f"{k}={credentials[k]}" for k in ("clientkey", "clientpass", "apikey")))
     click.echo("  Record a report:\n    " + demo_example(credentials, base_url, utcnow().date()))
+    click.echo(f"  Leaderboard: {base_url}/admin/leaderboard")
+    for key, login in credentials.items():
+        if key.startswith("admin "):
+            click.echo(f"    log in ({key.removeprefix('admin ')}): {login}")
     if credentials.get("widget_key"):
         page = demo_bank_page(base_url, credentials["widget_key"], utcnow().date())
         page_port = serve_demo_page(host, port + 1, page)

@@ -47,4 +47,9 @@ def settings():
         # Widget reports allowed per hour from one device (or signed user) and from one IP.
         "WIDGET_REPORTS_PER_DEVICE_HOUR": int(env("WIDGET_REPORTS_PER_DEVICE_HOUR", 10)),
         "WIDGET_REPORTS_PER_IP_HOUR": int(env("WIDGET_REPORTS_PER_IP_HOUR", 30)),
+        # Admin sessions: the cookie is never readable by scripts nor sent by other sites' forms.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": env("SESSION_COOKIE_SECURE", "") == "1",  # set 1 behind HTTPS
+        "PERMANENT_SESSION_LIFETIME": 8 * 3600,
     }

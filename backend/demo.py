@@ -87,13 +87,23 @@ def _historic_reports(now, rng, count, default_radius_m):
     rng.shuffle(weights)
     customers = [f"customer{n:04d}@{rng.choice(['harbour', 'sunrise', 'kaveri'])}.example" for n in range(900)]
     customers += [f"device-{rng.getrandbits(64):016x}" for _ in range(300)]
+    comments = ["", "", "Cashier said the offer is not valid here.", "Manager refused the discount.",
+                "They said the offer ended last week.", "Staff had never heard of it."]
+    planned = []
     for _ in range(count):
         offer = rng.choices(offers, weights)[0]
-        eligible = [b for b in banks if offer.powered_for(b)]
-        outlet = rng.choice(outlets_by_merchant[offer.merchant_id])
         when = now - timedelta(days=90 * rng.random() ** 1.3, minutes=rng.randint(0, 600))
+        planned.append((when, offer, rng.choices(types, type_weights)[0], rng.random()))
+    # Two stories for the leaderboard's fraud watch: a merchant whose reports suddenly jump
+    # this week, and one whose verified customers keep being told an active offer expired.
+    active = [offer for offer in offers if offer.status_on(now.date()) == "active"]
+    spiking, claiming = active[-1], active[-2]
+    planned += [(now - timedelta(hours=rng.uniform(1, 140)), spiking, types[0], rng.random() * 0.7) for _ in range(40)]
+    planned += [(now - timedelta(days=rng.uniform(0, 25)), claiming, types[1], rng.random() * 0.7) for _ in range(30)]
+    planned.sort(key=lambda item: item[0])  # as they would have arrived
+    for when, offer, feedback_type, roll in planned:
+        outlet = rng.choice(outlets_by_merchant[offer.merchant_id])
         lat = lon = accuracy = None
-        roll = rng.random()
         if roll < 0.7:  # at the till
             dlat, dlon = _offset(outlet.latitude, rng.uniform(0, 90), rng.uniform(0, 360))
             lat, lon, accuracy = outlet.latitude + dlat, outlet.longitude + dlon, rng.uniform(8, 45)
@@ -103,12 +113,10 @@ def _historic_reports(now, rng, count, default_radius_m):
         elif roll < 0.85:  # poor indoor fix
             lat, lon, accuracy = outlet.latitude, outlet.longitude, rng.uniform(400, 1500)
         record_feedback(
-            bank=rng.choice(eligible), offer=offer, outlet=outlet,
-            feedback_type=rng.choices(types, type_weights)[0], user_id=rng.choice(customers),
-            latitude=lat, longitude=lon, accuracy_m=accuracy,
-            comment=rng.choice(["", "", "Cashier said the offer is not valid here.", "Manager refused the discount.",
-                                "They said the offer ended last week.", "Staff had never heard of it."]),
-            channel="import", now=when, default_radius_m=default_radius_m, duplicate_window=timedelta(hours=24),
+            bank=rng.choice([b for b in banks if offer.powered_for(b)]), offer=offer, outlet=outlet,
+            feedback_type=feedback_type, user_id=rng.choice(customers), latitude=lat, longitude=lon,
+            accuracy_m=accuracy, comment=rng.choice(comments), channel="import", now=when,
+            default_radius_m=default_radius_m, duplicate_window=timedelta(hours=24),
         )
 
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from .db import database, write_transaction
 from .geo import location_verdict
+from .rollups import count_report
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,9 @@ def record_feedback(
     )
     key = (user_id, offer.id, outlet.id if outlet else None, feedback_type.id)
     with write_transaction("feedback:%s:%s:%s:%s" % key):
-        since = now - duplicate_window
-        args = [user_id, offer.id] + ([outlet.id] if outlet else []) + [feedback_type.id, since]
+        # Both ways in time: historic reports may be recorded out of order.
+        args = [user_id, offer.id] + ([outlet.id] if outlet else []) + [feedback_type.id, now - duplicate_window,
+                                                                         now + duplicate_window]
         row = database.execute_sql(_earlier_sql(database.param, outlet is not None), args).fetchone()
         if row is not None:
             return Recorded(*row, duplicate=True)
@@ -51,6 +53,8 @@ def record_feedback(
             "outlet_inferred": outlet_inferred, "ip_hash": ip_hash,
         }
         database.execute_sql(_insert_sql(database.param, tuple(values)), list(values.values()))
+        count_report(created_at=now, merchant_id=offer.merchant_id, bank=bank, user_id=user_id, type_id=feedback_type.id,
+                     city=outlet.city if outlet else "", verdict=check.verdict, offer_status=report.offer_status)
     return report
 
 
@@ -68,5 +72,5 @@ def _earlier_sql(param, with_outlet):
     return (
         'SELECT "public_id", "verdict", "distance_m", "radius_m", "offer_status" FROM "feedback" '
         f'WHERE "user_id" = {param} AND "offer_id" = {param} AND {outlet_test} AND "feedback_type_id" = {param} '
-        f'AND "created_at" > {param} ORDER BY "created_at" LIMIT 1'
+        f'AND "created_at" > {param} AND "created_at" < {param} ORDER BY "created_at" LIMIT 1'
     )

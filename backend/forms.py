@@ -1,6 +1,7 @@
 """WTForms that parse and validate every API request; errors name the fields at fault."""
 import math
 import re
+from datetime import date, timedelta
 
 from wtforms import Form, StringField
 from wtforms.validators import Length, StopValidation, ValidationError
@@ -116,6 +117,43 @@ class UserFeedbackForm(CredentialsForm):
 
 def form_problems(form):
     """Split a validated form's errors into (missing field names, {field: first message})."""
-    missing = [name for name, errors in form.errors.items() if errors and errors[0] == MISSING]
-    invalid = {name: errors[0] for name, errors in form.errors.items() if errors and errors[0] != MISSING}
+    errors = {form[name].name: messages for name, messages in form.errors.items()}  # as the parameters are spelt
+    missing = [name for name, messages in errors.items() if messages and messages[0] == MISSING]
+    invalid = {name: messages[0] for name, messages in errors.items() if messages and messages[0] != MISSING}
     return missing, invalid
+
+
+class LeaderboardForm(CredentialsForm):
+    """action=merchant_leaderboard: the period as period=7|30|90 or from/to dates, type, limit."""
+
+    period = StringField("period", filters=[strip])
+    start = StringField("from", filters=[strip], name="from")
+    end = StringField("to", filters=[strip], name="to")
+    feedback_type = StringField("feedback_type", [Length(max=64, message="must be at most 64 characters"), plain_text()],
+                                filters=[strip])
+    limit = NumberField("limit", [between(1, 200)])
+
+    def validate_period(self, field):
+        if field.data and field.data not in ("7", "30", "90"):
+            raise ValidationError("must be 7, 30 or 90")
+        if field.data and (self.start.data or self.end.data):
+            raise ValidationError("give either period or from and to, not both")
+
+    def validate_end(self, field):
+        dates = []
+        for value in (self.start.data, field.data):
+            try:
+                dates.append(date.fromisoformat(value) if value else None)
+            except ValueError:
+                raise ValidationError("from and to must be dates as YYYY-MM-DD") from None
+        if (dates[0] is None) != (dates[1] is None):
+            raise ValidationError("from and to must be given together")
+        if dates[0] and not timedelta(0) <= dates[1] - dates[0] <= timedelta(days=366):
+            raise ValidationError("must not be before from, nor more than a year after it")
+        self.dates = dates
+
+    dates = (None, None)
+
+    def validate_limit(self, field):
+        if field.data is not None and field.data != int(field.data):
+            raise ValidationError("must be a whole number")

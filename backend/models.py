@@ -5,6 +5,7 @@ from peewee import (
     BooleanField,
     Check,
     CharField,
+    CompositeKey,
     DateField,
     DateTimeField,
     FloatField,
@@ -163,10 +164,63 @@ class Feedback(BaseModel):
             # The duplicate rule (and the per-device limit) look reports up by these columns.
             (("user_id", "offer", "outlet", "feedback_type", "created_at"), False),
             (("ip_hash", "created_at"), False),
+            # A merchant's reports in a period (its page, exports, outlets affected).
+            (("merchant", "created_at", "outlet"), False),
         )
 
 
-MODELS = [Network, Bank, Merchant, Outlet, Offer, FeedbackType, Client, ApiKey, Feedback]
+class CustomerDay(BaseModel):
+    """A customer's first report at a merchant on a day: they count once per merchant per day."""
+
+    merchant = ForeignKeyField(Merchant)
+    day = DateField()
+    user_id = CharField(max_length=254)
+    bank = ForeignKeyField(Bank)  # of that first report, to scope distinct-customer counts
+    network = ForeignKeyField(Network, null=True)
+
+    class Meta:
+        primary_key = CompositeKey("merchant", "day", "user_id")
+
+
+class MerchantDay(BaseModel):
+    """Counters per merchant and day, kept in the report's transaction, for each audience.
+
+    scope: "all", "bank:<id>" or "network:<id>"; feedback_type 0 and city "" mean any.
+    """
+
+    scope = CharField(max_length=32)
+    day = DateField()
+    merchant = ForeignKeyField(Merchant)
+    feedback_type = IntegerField()
+    city = CharField(max_length=100)
+    reports = IntegerField(default=0)
+    customer_days = IntegerField(default=0)
+    score = FloatField(default=0)
+    verified_reports = IntegerField(default=0)
+    verified_customer_days = IntegerField(default=0)
+    verified_score = FloatField(default=0)
+    # "Told it expired" while the offer was active, from customers verified at the outlet.
+    expired_claims = IntegerField(default=0)
+
+    class Meta:
+        # Filters pick scope, type and city exactly; the period is then one range of days.
+        primary_key = CompositeKey("scope", "feedback_type", "city", "day", "merchant")
+
+
+class AdminUser(BaseModel):
+    """Someone who reads the leaderboard: ours (platform), or a bank's or network's."""
+
+    email = CharField(unique=True, max_length=254)
+    password_hash = CharField(max_length=255)
+    bank = ForeignKeyField(Bank, null=True)
+    network = ForeignKeyField(Network, null=True)  # neither: platform-wide
+    failed_logins = IntegerField(default=0)
+    locked_until = DateTimeField(null=True)
+    created_at = DateTimeField()
+
+
+MODELS = [Network, Bank, Merchant, Outlet, Offer, FeedbackType, Client, ApiKey, Feedback, CustomerDay, MerchantDay,
+          AdminUser]
 
 
 def _add_missing_columns():

@@ -87,7 +87,7 @@ def test_seed_demo_fills_an_empty_database_once(run):
     assert result.exit_code == 0, result.output
     assert "clientpass" in result.output
     reports = Feedback.select()
-    assert 2500 <= reports.count() <= 3000
+    assert 2500 <= reports.count() <= 3100
     oldest = min(report.created_at for report in reports)
     assert utcnow() - oldest <= timedelta(days=91)
     assert {outlet.city for outlet in Outlet.select()} == {"Mumbai", "Bengaluru"}

@@ -3,7 +3,7 @@ import re
 from pathlib import Path
 
 from backend.api import ACTIONS, ERROR_STATUS
-from backend.forms import UserFeedbackForm
+from backend.forms import LeaderboardForm, UserFeedbackForm
 from backend.geo import VERDICTS
 from backend.models import DEFAULT_FEEDBACK_TYPES
 
@@ -53,5 +53,11 @@ def test_feedback_types_are_documented():
 
 def test_examples_use_only_documented_parameters():
     documented = {row[0] for row in table_rows("## Parameters of `user_feedback`")}
+    documented |= {row[0] for row in table_rows("### Parameters of `merchant_leaderboard`")}
     used = set(re.findall(r"[?&]([a-z_]+)=", API_DOC)) | set(re.findall(r"--data-urlencode ([a-z_]+)=", API_DOC))
     assert used <= documented
+
+
+def test_leaderboard_parameters_are_documented():
+    documented = {row[0] for row in table_rows("### Parameters of `merchant_leaderboard`")}
+    assert documented == {"action"} | {field.name for field in LeaderboardForm()}

@@ -1,0 +1,314 @@
+"""Admin pages: login, the merchant leaderboard, a merchant's page and CSV exports.
+
+Every query is scoped to what the signed-in admin's bank or network may see; the scope
+comes from the account, never from the URL.
+"""
+import csv
+import functools
+import io
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
+from peewee import fn
+from wtforms import BooleanField, DateField, EmailField, Form, PasswordField, SelectField
+from wtforms.csrf.session import SessionCSRF
+from wtforms.validators import InputRequired, Optional, ValidationError
+
+from .accounts import admin_scope, authenticate, visible_banks
+from .charts import sparkline_points, weekly_chart
+from .models import AdminUser, Bank, Feedback, FeedbackType, Merchant, MerchantDay, Offer, Outlet, utcnow
+from .ranking import MIN_CUSTOMERS, Filters, merchant_leaderboard, scope_condition
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+PERIODS = [("7", "Last 7 days"), ("30", "Last 30 days"), ("90", "Last 90 days"), ("custom", "From … to …")]
+
+
+class CsrfForm(Form):
+    """A POST form with a CSRF token tied to the session (no cookie beyond the session's own)."""
+
+    class Meta:
+        csrf = True
+        csrf_class = SessionCSRF
+
+        @property
+        def csrf_secret(self):
+            return current_app.config["SECRET_KEY"].encode()
+
+        @property
+        def csrf_context(self):
+            return session
+
+
+class LoginForm(CsrfForm):
+    email = EmailField("Email", [InputRequired()])
+    password = PasswordField("Password", [InputRequired()])
+
+
+class FilterForm(Form):
+    """The leaderboard's filters, read from the query string (shareable URLs)."""
+
+    period = SelectField("Period", choices=PERIODS, default="30")
+    start = DateField("From", [Optional()])
+    end = DateField("To", [Optional()])
+    bank = SelectField("Bank", choices=[], default="")
+    feedback_type = SelectField("Problem", choices=[], default="0")
+    city = SelectField("City", choices=[], default="")
+    verified = BooleanField("Verified at the outlet only")
+
+    def validate_end(self, field):
+        if self.period.data != "custom":
+            return
+        if not (self.start.data and field.data):
+            raise ValidationError("Give both dates for a custom period.")
+        if field.data < self.start.data:
+            raise ValidationError("The end date must not be before the start date.")
+        if (field.data - self.start.data).days > 366:
+            raise ValidationError("Choose at most a year.")
+
+
+def current_admin():
+    admin_id = session.get("admin_id")
+    return AdminUser.get_or_none(AdminUser.id == admin_id) if admin_id else None
+
+
+def login_required(view):
+    """Send visitors without a session to the login page, and back here afterwards."""
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        g.admin = current_admin()
+        if g.admin is None:
+            return redirect(url_for("admin.login", next=request.full_path))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+@bp.context_processor
+def logout_form():
+    """Every admin page's header carries the logout form, with its CSRF token."""
+    return {"logout_form": CsrfForm() if g.get("admin") else None}
+
+
+@bp.after_request
+def never_framed(response):
+    """Admin pages are never framable nor cached."""
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
+def safe_next(target):
+    """Only a path on this site: never an open redirect."""
+    parts = urlsplit(target or "")
+    if parts.scheme or parts.netloc or not (target or "").startswith("/"):
+        return url_for("admin.leaderboard")
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Log in with e-mail and password; repeated failures lock the account for a while."""
+    form = LoginForm(request.form)
+    error = None
+    if request.method == "POST" and form.validate():
+        admin = authenticate(form.email.data, form.password.data, utcnow())
+        if admin:
+            session.clear()
+            session["admin_id"] = admin.id
+            return redirect(safe_next(request.args.get("next")))
+        error = "Wrong e-mail or password, or too many attempts: try again later."
+    elif request.method == "POST":
+        error = "The form expired; please try again." if form.csrf_token.errors else "Give your e-mail and password."
+    return render_template("admin/login.html", form=form, error=error), 400 if error else 200
+
+
+@bp.post("/logout")
+def logout():
+    """Log out (a POST with a CSRF token, so another site cannot log you out)."""
+    form = CsrfForm(request.form)
+    if not form.validate():
+        abort(400)
+    session.clear()
+    return redirect(url_for("admin.login"))
+
+
+@bp.get("/")
+@login_required
+def home():
+    return redirect(url_for("admin.leaderboard"))
+
+
+def filters_from_request():
+    """(form, Filters or None) for the signed-in admin; the scope always comes from the account."""
+    scope = admin_scope(g.admin)
+    banks = visible_banks(scope)
+    form = FilterForm(request.args)
+    if len(banks) > 1:
+        form.bank.choices = [("", "All banks")] + [(bank.code, bank.name) for bank in banks]
+    else:
+        form.bank.choices = [("", banks[0].name if banks else "All banks")]
+    types = FeedbackType.select().order_by(FeedbackType.id)
+    form.feedback_type.choices = [("0", "Any problem")] + [(str(t.id), t.label) for t in types]
+    cities = sorted({c for (c,) in Outlet.select(Outlet.city).distinct().tuples()})
+    form.city.choices = [("", "Any city")] + [(city, city) for city in cities]
+    if not form.validate():
+        return form, None
+    today = utcnow().date()
+    if form.period.data == "custom":
+        start, end = form.start.data, form.end.data
+    else:
+        start, end = today - timedelta(days=int(form.period.data) - 1), today
+    if form.bank.data:
+        scope = f"bank:{next(bank.id for bank in banks if bank.code == form.bank.data)}"
+    return form, Filters(scope, start, end, int(form.feedback_type.data), form.city.data, form.verified.data)
+
+
+def wants_fragment():
+    """htmx asking for the fragment (a history restore asks for the whole page)."""
+    return request.headers.get("HX-Request") and request.headers.get("HX-Request-Type") != "full"
+
+
+@bp.get("/leaderboard")
+@login_required
+def leaderboard():
+    """The merchants where the bank or network must step in, ranked."""
+    form, filters = filters_from_request()
+    today = utcnow().date()
+    board = merchant_leaderboard(filters, today) if filters else None
+    context = {"form": form, "filters": filters, "board": board, "types": _type_names(), "min_customers": MIN_CUSTOMERS,
+               "sparkline": sparkline_points, "query": request.query_string.decode()}
+    template = "admin/_leaderboard.html" if wants_fragment() else "admin/leaderboard.html"
+    return render_template(template, **context), 200 if filters else 400
+
+
+@bp.get("/leaderboard.csv")
+@login_required
+def leaderboard_csv():
+    """The leaderboard as filtered, as CSV."""
+    form, filters = filters_from_request()
+    if filters is None:
+        abort(400)
+    board = merchant_leaderboard(filters, utcnow().date(), limit=1000)
+    types = _type_names()
+    header = ["rank", "merchant_code", "merchant_name", "reports", "distinct_customers", "verified_share",
+              "outlets_affected", "change", "flag"] + [f"type_{slug}" for slug in types.values()]
+    rows = [[r.rank or "", r.code, r.name, r.reports, r.distinct_customers, f"{r.verified_share:.3f}",
+             r.outlets_affected, "" if r.change is None else f"{r.change:.3f}", r.flag]
+            + [r.by_type.get(type_id, 0) for type_id in types] for r in board.ranked + board.low_volume]
+    return csv_response(f"leaderboard-{filters.start}-{filters.end}.csv", header, rows)
+
+
+def _type_names():
+    return dict(FeedbackType.select(FeedbackType.id, FeedbackType.slug).order_by(FeedbackType.id).tuples())
+
+
+def csv_response(filename, header, rows):
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    # Cells starting with = + - @ would run as formulas in a spreadsheet: quote them.
+    writer.writerows([[f"'{v}" if isinstance(v, str) and v[:1] in "=+-@" else v for v in row] for row in rows])
+    response = current_app.make_response(buffer.getvalue())
+    response.mimetype = "text/csv"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def visible_reports(merchant_id, filters):
+    """A merchant's raw reports that this audience may see, in the period and filters."""
+    query = Feedback.select().where(
+        Feedback.merchant == merchant_id, Feedback.created_at >= filters.start,
+        Feedback.created_at < filters.end + timedelta(days=1), scope_condition(Feedback, filters.scope))
+    if filters.feedback_type:
+        query = query.where(Feedback.feedback_type == filters.feedback_type)
+    if filters.city:
+        query = query.where(Feedback.outlet.in_(Outlet.select(Outlet.id).where(Outlet.city == filters.city)))
+    if filters.verified_only:
+        query = query.where(Feedback.verdict == "at_outlet")
+    return query
+
+
+def merchant_or_404(merchant_id, scope):
+    """The merchant, if this audience has ever seen a report about it."""
+    merchant = Merchant.get_or_none(Merchant.id == merchant_id)
+    seen = MerchantDay.select().where(MerchantDay.scope == scope, MerchantDay.merchant == merchant_id,
+                                      MerchantDay.feedback_type == 0, MerchantDay.city == "").exists()
+    if merchant is None or not seen:
+        abort(404)
+    return merchant
+
+
+@bp.get("/merchants/<int:merchant_id>")
+@login_required
+def merchant(merchant_id):
+    """One merchant: outlets, verdicts, types, weekly trend, recent comments, offers."""
+    form, filters = filters_from_request()
+    merchant = merchant_or_404(merchant_id, admin_scope(g.admin))
+    if filters is None:
+        return render_template("admin/merchant.html", merchant=merchant, form=form, filters=None), 400
+    reports = visible_reports(merchant_id, filters)
+    outlets = {}
+    for outlet_id, verdict, count in (reports.select(Feedback.outlet, Feedback.verdict, fn.COUNT(Feedback.id))
+                                      .group_by(Feedback.outlet, Feedback.verdict).tuples()):
+        outlets.setdefault(outlet_id, {})[verdict] = count
+    names = {o.id: o for o in Outlet.select().where(Outlet.id.in_([i for i in outlets if i]))}
+    by_type = dict(reports.select(Feedback.feedback_type, fn.COUNT(Feedback.id)).group_by(Feedback.feedback_type).tuples())
+    comments = list(reports.where(Feedback.comment != "").order_by(Feedback.created_at.desc()).limit(20))
+    offer_ids = [o for (o,) in reports.select(Feedback.offer).distinct().tuples()]
+    today = utcnow().date()
+    weeks = weekly_counts(merchant_id, filters.scope, today)
+    context = {
+        "merchant": merchant, "form": form, "filters": filters, "query": request.query_string.decode(),
+        "outlets": sorted(((names.get(i), verdicts) for i, verdicts in outlets.items()),
+                          key=lambda item: -sum(item[1].values())),
+        "types": {t.id: t.label for t in FeedbackType.select()}, "by_type": by_type,
+        "comments": comments, "mask": mask_customer, "chart": weekly_chart(weeks),
+        "offers": list(Offer.select().where(Offer.id.in_(offer_ids)).order_by(Offer.valid_to.desc())),
+        "today": today,
+    }
+    return render_template("admin/merchant.html", **context)
+
+
+@bp.get("/merchants/<int:merchant_id>/reports.csv")
+@login_required
+def merchant_csv(merchant_id):
+    """A merchant's reports as filtered, as CSV (customer ids masked)."""
+    form, filters = filters_from_request()
+    merchant = merchant_or_404(merchant_id, admin_scope(g.admin))
+    if filters is None:
+        abort(400)
+    header = ["feedback_id", "created_at", "outlet_code", "feedback_type", "verdict", "distance_m", "offer_code",
+              "offer_status", "bank_code", "customer", "comment"]
+    reports = (visible_reports(merchant_id, filters).order_by(Feedback.created_at.desc())
+               .select(Feedback, Outlet.code, Offer.code, FeedbackType.slug)
+               .join_from(Feedback, Outlet, on=(Feedback.outlet == Outlet.id), join_type="LEFT OUTER")
+               .join_from(Feedback, Offer).join_from(Feedback, FeedbackType))
+    bank_codes = dict(Bank.select(Bank.id, Bank.code).tuples())
+    rows = [[r.public_id, r.created_at.isoformat(timespec="seconds"), r.outlet.code if r.outlet_id else "",
+             r.feedback_type.slug, r.verdict, r.distance_m if r.distance_m is not None else "", r.offer.code,
+             r.offer_status, bank_codes[r.bank_id], mask_customer(r.user_id), r.comment] for r in reports]
+    return csv_response(f"{merchant.code}-reports-{filters.start}-{filters.end}.csv", header, rows)
+
+
+def weekly_counts(merchant_id, scope, today, weeks=12):
+    """Reports per week for the last weeks, oldest first: [(week start, count)]."""
+    first = today - timedelta(days=7 * weeks - 1)
+    counts = [0] * weeks
+    for day, count in (MerchantDay.select(MerchantDay.day, MerchantDay.reports)
+                       .where(MerchantDay.scope == scope, MerchantDay.feedback_type == 0, MerchantDay.city == "",
+                              MerchantDay.merchant == merchant_id, MerchantDay.day >= first).tuples()):
+        counts[(day - first).days // 7] += count
+    return [(first + timedelta(days=7 * i), count) for i, count in enumerate(counts)]
+
+
+def mask_customer(user_id):
+    """Enough of a customer id to tell reports apart, not enough to identify anyone."""
+    if user_id.startswith("device:"):
+        return "device:" + user_id[7:10] + "***"
+    name, at, domain = user_id.partition("@")
+    return f"{name[:1]}***{at}{domain}" if at else user_id[:2] + "***"

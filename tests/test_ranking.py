@@ -1,0 +1,157 @@
+"""The leaderboard's rules, each on constructed data, and counters that equal a recount."""
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from backend.catalog import import_catalog
+from backend.feedback import record_feedback
+from backend.models import Bank, CustomerDay, FeedbackType, Merchant, MerchantDay, Network, Offer, Outlet
+from backend.ranking import Filters, merchant_leaderboard
+from backend.rollups import rebuild_rollups
+
+TODAY = date(2026, 6, 30)
+NOON = datetime(2026, 6, 30, 12, 0)
+
+
+@pytest.fixture
+def shops(catalog):
+    """Merchants S1..S5, one outlet each in Pune, with a First Bank offer (S5's has expired)."""
+    sections = {
+        "merchants": [{"code": f"S{n}", "name": f"Shop {n}"} for n in range(1, 6)],
+        "outlets": [{"code": f"S{n}-1", "merchant": f"S{n}", "name": f"Shop {n} outlet", "city": "Pune",
+                     "latitude": 18.5 + n / 100, "longitude": 73.8} for n in range(1, 6)],
+        "offers": [{"code": f"S{n}-OFFER", "title": f"Offer {n}", "bank": "BANK1", "merchant": f"S{n}",
+                    "valid_from": "2020-01-01", "valid_to": "2026-01-01" if n == 5 else "2099-12-31"} for n in range(1, 6)],
+    }
+    import_catalog({name: [(f"test {name} {i}", {k: str(v) for k, v in row.items()}) for i, row in enumerate(rows)]
+                    for name, rows in sections.items()} | {"networks": [], "banks": []})
+
+
+def report(shop, user, when=NOON, type_id=1, where="at", bank="BANK1", offer=None, outlet=None):
+    """Record a report at a shop's outlet; where: at (verified), away, or None (not shared)."""
+    outlet = Outlet.get(Outlet.code == (outlet or f"{shop}-1"))
+    offer = Offer.get(Offer.code == (offer or f"{shop}-OFFER"))
+    lat, lon = (outlet.latitude, outlet.longitude) if outlet.latitude is not None else (19.0, 72.8)
+    position = {"at": (lat, lon), "away": (lat + 0.05, lon), None: (None, None)}[where]
+    return record_feedback(bank=Bank.get(Bank.code == bank), offer=offer, outlet=outlet,
+                           feedback_type=FeedbackType.get_by_id(type_id), user_id=user, now=when,
+                           default_radius_m=150, duplicate_window=timedelta(hours=24),
+                           latitude=position[0], longitude=position[1], accuracy_m=10 if where else None)
+
+
+def board(scope="all", days=30, **filters):
+    return merchant_leaderboard(Filters(scope, TODAY - timedelta(days=days - 1), TODAY, **filters), TODAY)
+
+
+def ranked_names(result):
+    return [row.name for row in result.ranked]
+
+
+def test_a_customer_counts_once_per_merchant_per_day(shops):
+    for type_id in (1, 2, 3, 4):
+        report("S1", "asha", type_id=type_id)
+    report("S1", "asha", when=NOON - timedelta(days=1))
+    for user in ("ravi", "meena"):
+        report("S1", user)
+    [row] = board().ranked
+    assert (row.reports, row.customer_days, row.distinct_customers, row.score) == (7, 4, 3, 4.0)
+
+
+def test_reports_from_people_who_were_not_there_cannot_carry_a_merchant(shops):
+    for n in range(9):
+        report("S1", f"away{n}", where="away")
+    for n in range(3):
+        report("S2", f"there{n}", where="at")
+    report("S3", "a", where=None), report("S3", "b", where=None), report("S3", "c", where=None)
+    assert ranked_names(board()) == ["Shop 2", "Shop 3", "Shop 1"]  # scores 3, 1.5, 0.9
+
+
+def test_one_person_cannot_put_a_merchant_on_the_board(shops):
+    for day in range(10):
+        report("S1", "angry", when=NOON - timedelta(days=day))
+    report("S2", "x"), report("S2", "y")
+    report("S3", "x"), report("S3", "y"), report("S3", "z")
+    result = board()
+    assert ranked_names(result) == ["Shop 3"]
+    assert sorted(row.name for row in result.low_volume) == ["Shop 1", "Shop 2"]
+    assert result.low_volume_count == 2 and all(row.flag == "low_volume" for row in result.low_volume)
+
+
+def test_a_sudden_rise_is_put_on_fraud_watch(shops):
+    for week in range(1, 9):  # a steady 2 a week at both shops for 8 weeks...
+        for n in range(2):
+            for shop in ("S1", "S2"):
+                report(shop, f"{shop}-w{week}-{n}", when=NOON - timedelta(weeks=week, days=1))
+    for n in range(9):  # ...then 9 this week at S1 only
+        report("S1", f"now{n}", when=NOON - timedelta(hours=n))
+    for n in range(3):
+        report("S2", f"now{n}", when=NOON - timedelta(hours=n))
+    flags = {row.name: row.flag for row in board(days=90).ranked}
+    assert flags == {"Shop 1": "fraud_watch", "Shop 2": "needs_training"}
+
+
+def test_verified_expired_claims_on_an_active_offer_are_put_on_fraud_watch(shops):
+    for n in range(5):
+        report("S1", f"c{n}", type_id=2)  # told it expired, at the outlet, offer active
+        report("S5", f"c{n}", type_id=2)  # the same where the offer had in fact expired
+        report("S2", f"c{n}", type_id=2, where="away")  # and from people who were elsewhere
+    flags = {row.name: row.flag for row in board().ranked}
+    assert flags == {"Shop 1": "fraud_watch", "Shop 5": "needs_training", "Shop 2": "needs_training"}
+
+
+def test_each_audience_sees_only_its_reports(shops, catalog):
+    bank1, bank2, bank3 = (Bank.get(Bank.code == code) for code in ("BANK1", "BANK2", "BANK3"))
+    network = Network.get(Network.code == "NET1")
+    for n in range(3):
+        report("S1", f"b1-{n}")  # First Bank customers
+        report(None, f"b2-{n}", bank="BANK2", offer="OF2", outlet="O1")  # Second Bank, network offer at M1
+        report(None, f"b3-{n}", bank="BANK3", offer="OF4", outlet="O3")  # Lone Bank (no network) at M2
+    assert ranked_names(board(f"bank:{bank1.id}")) == ["Shop 1"]
+    assert ranked_names(board(f"bank:{bank2.id}")) == ["Cafe Aroma"]
+    assert ranked_names(board(f"bank:{bank3.id}")) == ["Urban Threads"]
+    assert sorted(ranked_names(board(f"network:{network.id}"))) == ["Cafe Aroma", "Shop 1"]
+    assert len(board("all").ranked) == 3
+
+
+def test_filters_by_type_city_and_verified(shops):
+    for n in range(3):
+        report("S1", f"a{n}", type_id=1)
+        report("S2", f"b{n}", type_id=2, where="away")
+        report(None, f"c{n}", type_id=2, offer="OF1", outlet="O1")  # Cafe Aroma, Mumbai
+    assert sorted(ranked_names(board(feedback_type=2))) == ["Cafe Aroma", "Shop 2"]
+    assert sorted(ranked_names(board(city="Pune"))) == ["Shop 1", "Shop 2"]
+    assert sorted(ranked_names(board(verified_only=True))) == ["Cafe Aroma", "Shop 1"]
+    assert ranked_names(board(feedback_type=2, city="Mumbai", verified_only=True)) == ["Cafe Aroma"]
+
+
+def test_details_of_a_row(shops):
+    report("S1", "a", when=NOON - timedelta(days=35))  # the period before
+    for n, type_id in enumerate((1, 1, 2)):
+        report("S1", f"u{n}", type_id=type_id, where="at" if n else "away")
+    [row] = board().ranked
+    assert row.by_type == {1: 2, 2: 1}
+    assert (row.outlets_affected, round(row.verified_share, 3), row.change) == (1, 0.667, 2.0)
+    assert row.trend[-1] == 3 and sum(row.trend) == 4 and len(row.trend) == 12
+
+
+def test_counters_equal_a_recount_after_a_mixed_workload(shops, client, bank_client):
+    for day in range(6):
+        when = NOON - timedelta(days=day, hours=day)
+        for n in range(4):
+            report("S1", f"u{n % 3}", when=when, type_id=1 + n % 5, where=("at", "away", None)[n % 3])
+            report(None, f"u{n}", when=when, bank="BANK2", offer="OF2", outlet="O2")  # no outlet position
+            report("S2", f"u{n}", when=when + timedelta(minutes=n))  # duplicates within the day
+    api = {k: bank_client[k] for k in ("clientkey", "clientpass", "apikey")}
+    for n in range(3):
+        client.get("/api", query_string={"action": "user_feedback", **api, "user_id": f"api{n}", "feedback_type": "3",
+                                         "offer_code": "OF1", "your_bank_code": "BANK1", "outlet_code": "O1"})
+
+    def snapshot():
+        days = sorted((row[:5] + tuple(round(v, 6) for v in row[5:])) for row in MerchantDay.select().tuples())
+        return days, sorted(CustomerDay.select().tuples())
+
+    kept = snapshot()
+    assert kept[0] and kept[1]
+    rebuild_rollups()
+    assert snapshot() == kept
+    assert Merchant.select().count() >= 7
