@@ -13,7 +13,8 @@ from flask import Blueprint, abort, current_app, g, redirect, render_template, r
 from peewee import fn
 from wtforms import BooleanField, DateField, EmailField, Form, PasswordField, SelectField
 from wtforms.csrf.session import SessionCSRF
-from wtforms.validators import InputRequired, Optional, ValidationError
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Optional
 
 from .accounts import admin_scope, authenticate, visible_banks
 from .charts import sparkline_points, weekly_chart
@@ -21,7 +22,8 @@ from .models import AdminUser, Bank, Feedback, FeedbackType, Merchant, MerchantD
 from .ranking import MIN_CUSTOMERS, Filters, merchant_leaderboard, scope_condition
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-PERIODS = [("7", "Last 7 days"), ("30", "Last 30 days"), ("90", "Last 90 days"), ("custom", "From … to …")]
+PERIODS = [SelectChoice("7", "Last 7 days"), SelectChoice("30", "Last 30 days"), SelectChoice("90", "Last 90 days"),
+           SelectChoice("custom", "From … to …")]
 
 
 class CsrfForm(Form):
@@ -56,15 +58,18 @@ class FilterForm(Form):
     city = SelectField("City", choices=[], default="")
     verified = BooleanField("Verified at the outlet only")
 
-    def validate_end(self, field):
-        if self.period.data != "custom":
-            return
-        if not (self.start.data and field.data):
-            raise ValidationError("Give both dates for a custom period.")
-        if field.data < self.start.data:
-            raise ValidationError("The end date must not be before the start date.")
-        if (field.data - self.start.data).days > 366:
-            raise ValidationError("Choose at most a year.")
+    def validate(self, extra_validators=None):
+        """Also check a custom period's dates (Optional() would skip a field-level check)."""
+        ok = super().validate(extra_validators)
+        start, end = self.start.data, self.end.data
+        if ok and self.period.data == "custom":
+            problem = ("Give both dates for a custom period." if not (start and end) else
+                       "The end date must not be before the start date." if end < start else
+                       "Choose at most a year." if (end - start).days > 366 else None)
+            if problem:
+                self.end.errors.append(problem)
+                ok = False
+        return ok
 
 
 def current_admin():
@@ -149,13 +154,13 @@ def filters_from_request():
     banks = visible_banks(scope)
     form = FilterForm(request.args)
     if len(banks) > 1:
-        form.bank.choices = [("", "All banks")] + [(bank.code, bank.name) for bank in banks]
+        form.bank.choices = [SelectChoice("", "All banks")] + [SelectChoice(bank.code, bank.name) for bank in banks]
     else:
-        form.bank.choices = [("", banks[0].name if banks else "All banks")]
+        form.bank.choices = [SelectChoice("", banks[0].name if banks else "All banks")]
     types = FeedbackType.select().order_by(FeedbackType.id)
-    form.feedback_type.choices = [("0", "Any problem")] + [(str(t.id), t.label) for t in types]
+    form.feedback_type.choices = [SelectChoice("0", "Any problem")] + [SelectChoice(str(t.id), t.label) for t in types]
     cities = sorted({c for (c,) in Outlet.select(Outlet.city).distinct().tuples()})
-    form.city.choices = [("", "Any city")] + [(city, city) for city in cities]
+    form.city.choices = [SelectChoice("", "Any city")] + [SelectChoice(city) for city in cities]
     if not form.validate():
         return form, None
     today = utcnow().date()
@@ -284,14 +289,15 @@ def merchant_csv(merchant_id):
         abort(400)
     header = ["feedback_id", "created_at", "outlet_code", "feedback_type", "verdict", "distance_m", "offer_code",
               "offer_status", "bank_code", "customer", "comment"]
-    reports = (visible_reports(merchant_id, filters).order_by(Feedback.created_at.desc())
-               .select(Feedback, Outlet.code, Offer.code, FeedbackType.slug)
-               .join_from(Feedback, Outlet, on=(Feedback.outlet == Outlet.id), join_type="LEFT OUTER")
-               .join_from(Feedback, Offer).join_from(Feedback, FeedbackType))
+    reports = visible_reports(merchant_id, filters).order_by(Feedback.created_at.desc())
+    outlet_codes = dict(Outlet.select(Outlet.id, Outlet.code).where(Outlet.merchant == merchant_id).tuples())
+    offer_codes = dict(Offer.select(Offer.id, Offer.code).where(Offer.merchant == merchant_id).tuples())
     bank_codes = dict(Bank.select(Bank.id, Bank.code).tuples())
-    rows = [[r.public_id, r.created_at.isoformat(timespec="seconds"), r.outlet.code if r.outlet_id else "",
-             r.feedback_type.slug, r.verdict, r.distance_m if r.distance_m is not None else "", r.offer.code,
-             r.offer_status, bank_codes[r.bank_id], mask_customer(r.user_id), r.comment] for r in reports]
+    slugs = _type_names()
+    rows = [[r.public_id, r.created_at.isoformat(timespec="seconds"), outlet_codes.get(r.outlet_id, ""),
+             slugs[r.feedback_type_id], r.verdict, "" if r.distance_m is None else r.distance_m,
+             offer_codes[r.offer_id], r.offer_status, bank_codes[r.bank_id], mask_customer(r.user_id), r.comment]
+            for r in reports.iterator()]
     return csv_response(f"{merchant.code}-reports-{filters.start}-{filters.end}.csv", header, rows)
 
 

@@ -1,0 +1,193 @@
+"""Admin pages through Flask's test client: login, scoping, filters, exports, security headers."""
+import csv
+import io
+import re
+from datetime import timedelta
+
+import pytest
+
+from backend.accounts import create_admin
+from backend.feedback import record_feedback
+from backend.models import AdminUser, Bank, FeedbackType, Merchant, Offer, Outlet, utcnow
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def admins(catalog):
+    now = utcnow()
+    for email, scope in (("ops@platform.example", "platform"), ("first@bank1.example", "bank:BANK1"),
+                         ("lone@bank3.example", "bank:BANK3"), ("net@net1.example", "network:NET1")):
+        create_admin(email, PASSWORD, scope, now)
+
+
+@pytest.fixture
+def reports(catalog):
+    """Three First Bank customers at Cafe Aroma, three Lone Bank customers at Urban Threads."""
+    now = utcnow()
+    for n in range(3):
+        for bank, offer, outlet in (("BANK1", "OF1", "O1"), ("BANK3", "OF4", "O3")):
+            record_feedback(bank=Bank.get(Bank.code == bank), offer=Offer.get(Offer.code == offer),
+                            outlet=Outlet.get(Outlet.code == outlet), feedback_type=FeedbackType.get_by_id(1),
+                            user_id=f"customer{n}@{bank.lower()}.example", now=now - timedelta(hours=n),
+                            default_radius_m=150, duplicate_window=timedelta(hours=24),
+                            comment=f"<script>alert({n})</script> from {bank}")
+
+
+def csrf_token(client, url="/admin/login"):
+    html = client.get(url).get_data(as_text=True)
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+
+
+def log_in(client, email, password=PASSWORD, next_url=None):
+    url = "/admin/login" + (f"?next={next_url}" if next_url else "")
+    return client.post(url, data={"email": email, "password": password, "csrf_token": csrf_token(client)})
+
+
+def merchant_id(code):
+    return Merchant.get(Merchant.code == code).id
+
+
+@pytest.mark.parametrize("url", ["/admin/", "/admin/leaderboard", "/admin/leaderboard.csv", "/admin/merchants/1",
+                                 "/admin/merchants/1/reports.csv"])
+def test_pages_need_a_login_and_come_back_after_it(client, admins, url):
+    response = client.get(url)
+    assert response.status_code == 302 and response.headers["Location"].startswith("/admin/login?next=")
+    answer = log_in(client, "ops@platform.example", next_url=url)
+    assert answer.status_code == 302 and answer.headers["Location"] == url
+
+
+def test_login_form_is_labelled(client, admins):
+    html = client.get("/admin/login").get_data(as_text=True)
+    assert '<label for="email">Email</label>' in html and '<label for="password">Password</label>' in html
+    assert '<button type="submit" class="primary">Log in</button>' in html
+
+
+def test_next_never_leaves_the_site(client, admins):
+    assert log_in(client, "ops@platform.example", next_url="https://evil.example/").headers["Location"] == "/admin/leaderboard"
+
+
+def test_wrong_password_and_lockout(client, admins):
+    for _ in range(5):
+        answer = log_in(client, "first@bank1.example", "wrong password")
+        assert answer.status_code == 400 and "Wrong e-mail or password" in answer.get_data(as_text=True)
+    assert log_in(client, "first@bank1.example").status_code == 400  # locked, even with the right one
+    assert AdminUser.get(AdminUser.email == "first@bank1.example").locked_until > utcnow()
+
+
+def test_csrf_is_enforced_on_every_post(client, admins):
+    answer = client.post("/admin/login", data={"email": "ops@platform.example", "password": PASSWORD})
+    assert answer.status_code == 400 and "expired" in answer.get_data(as_text=True)
+    log_in(client, "ops@platform.example")
+    assert client.post("/admin/logout").status_code == 400
+    assert client.get("/admin/leaderboard").status_code == 200
+    token = csrf_token(client, "/admin/leaderboard")
+    assert client.post("/admin/logout", data={"csrf_token": token}).status_code == 302
+    assert client.get("/admin/leaderboard").status_code == 302
+
+
+def test_passwords_are_slow_hashes(admins):
+    stored = AdminUser.get(AdminUser.email == "ops@platform.example").password_hash
+    assert stored.startswith(("scrypt:", "pbkdf2:")) and PASSWORD not in stored
+
+
+def test_session_cookie_and_frame_headers(client, admins):
+    answer = log_in(client, "ops@platform.example")
+    cookie = answer.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    page = client.get("/admin/leaderboard")
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"] and page.headers["X-Frame-Options"] == "DENY"
+
+
+def test_platform_sees_every_merchant_ranked(client, admins, reports):
+    log_in(client, "ops@platform.example")
+    html = client.get("/admin/leaderboard").get_data(as_text=True)
+    assert "Cafe Aroma" in html and "Urban Threads" in html and "How this is ranked" in html
+
+
+def test_a_bank_admin_sees_only_its_bank(client, admins, reports):
+    log_in(client, "first@bank1.example")
+    html = client.get("/admin/leaderboard").get_data(as_text=True)
+    assert "Cafe Aroma" in html and "Urban Threads" not in html
+    assert client.get(f"/admin/merchants/{merchant_id('M2')}").status_code == 404
+    assert client.get(f"/admin/merchants/{merchant_id('M2')}/reports.csv").status_code == 404
+    # Parameters cannot widen the scope: another bank's code is not a valid choice.
+    answer = client.get("/admin/leaderboard?bank=BANK3")
+    assert answer.status_code == 400 and "Urban Threads" not in answer.get_data(as_text=True)
+    exported = client.get("/admin/leaderboard.csv?scope=all").get_data(as_text=True)
+    assert "Cafe Aroma" in exported and "Urban Threads" not in exported
+    merchant_csv = client.get(f"/admin/merchants/{merchant_id('M1')}/reports.csv").get_data(as_text=True)
+    assert "BANK1" in merchant_csv and "BANK3" not in merchant_csv
+
+
+def test_a_network_admin_sees_its_banks_only(client, admins, reports):
+    log_in(client, "net@net1.example")
+    html = client.get("/admin/leaderboard").get_data(as_text=True)
+    assert "Cafe Aroma" in html and "Urban Threads" not in html
+    assert 'value="BANK1"' in html and 'value="BANK3"' not in html
+
+
+def test_unknown_merchant_is_a_404_page(client, admins, reports):
+    log_in(client, "ops@platform.example")
+    assert client.get("/admin/merchants/999999").status_code == 404
+
+
+@pytest.mark.parametrize("query", ["period=999", "period=custom", "period=custom&start=2026-05-01&end=2026-04-01",
+                                   "feedback_type=99", "city=Atlantis", "start=not-a-date&period=custom"])
+def test_invalid_filters_get_a_message_not_a_500(client, admins, reports, query):
+    log_in(client, "ops@platform.example")
+    answer = client.get(f"/admin/leaderboard?{query}")
+    assert answer.status_code == 400 and 'class="error" role="alert"' in answer.get_data(as_text=True)
+
+
+def test_filters_and_htmx_fragment(client, admins, reports):
+    log_in(client, "ops@platform.example")
+    fragment = client.get("/admin/leaderboard?city=Bengaluru", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert not fragment.lstrip().startswith("<!doctype") and "Urban Threads" in fragment and "Cafe Aroma" not in fragment
+    restore = client.get("/admin/leaderboard?city=Bengaluru", headers={"HX-Request": "true", "HX-Request-Type": "full"})
+    assert restore.get_data(as_text=True).startswith("<!doctype html>")
+
+
+def test_merchant_page_escapes_comments_and_masks_customers(client, admins, reports):
+    log_in(client, "ops@platform.example")
+    html = client.get(f"/admin/merchants/{merchant_id('M1')}").get_data(as_text=True)
+    assert "<script>alert" not in html and "&lt;script&gt;alert(0)&lt;/script&gt;" in html
+    assert "c***@bank1.example" in html and "customer0@bank1.example" not in html
+    assert "Cafe Aroma, Bandra" in html and "10% off at Cafe Aroma" in html
+    assert "<svg class=\"chart\"" in html and "Reports per week" in html
+
+
+def test_leaderboard_csv(client, admins, reports):
+    log_in(client, "ops@platform.example")
+    answer = client.get("/admin/leaderboard.csv?period=7")
+    assert answer.mimetype == "text/csv" and "attachment" in answer.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(answer.get_data(as_text=True))))
+    assert {row["merchant_name"] for row in rows} == {"Cafe Aroma", "Urban Threads"}
+    assert all(row["reports"] == "3" and row["flag"] == "needs_training" for row in rows)
+
+
+def test_merchant_csv_quotes_formulas(client, admins, catalog):
+    record_feedback(bank=Bank.get(Bank.code == "BANK1"), offer=Offer.get(Offer.code == "OF1"),
+                    outlet=Outlet.get(Outlet.code == "O1"), feedback_type=FeedbackType.get_by_id(1),
+                    user_id="x@bank1.example", now=utcnow(), default_radius_m=150,
+                    duplicate_window=timedelta(hours=24), comment="=HYPERLINK(\"http://evil\")")
+    log_in(client, "ops@platform.example")
+    exported = client.get(f"/admin/merchants/{merchant_id('M1')}/reports.csv").get_data(as_text=True)
+    assert "'=HYPERLINK" in exported
+
+
+def test_api_leaderboard_is_scoped_to_the_client(client, reports, bank_client, network_client):
+    def ask(credentials, **params):
+        keys = {k: credentials[k] for k in ("clientkey", "clientpass", "apikey")}
+        return client.get("/api", query_string={"action": "merchant_leaderboard", **keys, **params})
+
+    body = ask(bank_client).get_json()
+    assert body["status"] == "success" and [m["merchant_name"] for m in body["merchants"]] == ["Cafe Aroma"]
+    assert set(body["merchants"][0]) >= {"rank", "merchant_code", "merchant_name", "reports", "distinct_customers",
+                                         "verified_share", "flag"}
+    assert [m["merchant_code"] for m in ask(network_client).get_json()["merchants"]] == ["M1"]
+    assert ask(bank_client, feedback_type="offer_expired").get_json()["merchants"] == []
+    bad = ask(bank_client, **{"from": "2026-13-01", "to": "2026-01-01"})
+    assert bad.status_code == 400 and bad.get_json()["fields"] == ["to"]
+    assert ask(bank_client, period="365").get_json()["error"] == "invalid_value"
+    assert ask({**bank_client, "apikey": "nope"}).status_code == 401
