@@ -1,0 +1,92 @@
+"""The admin pages in real Chromium, on the demo data `make run` shows."""
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from playwright.sync_api import expect
+
+from support import ROOT, served, site_env
+
+SAVE_SCREENSHOTS = os.environ.get("SAVE_SCREENSHOTS") == "1"  # refresh docs/*.png
+
+
+@pytest.fixture(scope="module")
+def demo_site(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("admin-site")
+    env = site_env(tmp)
+    seeded = subprocess.run([sys.executable, "run.py", "seed-demo"], cwd=ROOT, env=env, capture_output=True, text=True,
+                            check=True).stdout
+    logins = dict(re.findall(r"admin (\S+)\s+(\S+ / \S+)", seeded))
+    with served(env, tmp / "server.log") as base:
+        yield {"base": base, "logins": {scope: login.split(" / ") for scope, login in logins.items()}}
+
+
+def log_in(page, demo_site, scope):
+    email, password = demo_site["logins"][scope]
+    page.goto(demo_site["base"] + "/admin/leaderboard")
+    expect(page).to_have_url(re.compile(r"/admin/login\?next="))
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/admin/leaderboard"))
+
+
+def test_admin_journey(page, demo_site, tmp_path):
+    page.set_viewport_size({"width": 1280, "height": 900})
+    log_in(page, demo_site, "platform")
+    rows = page.locator("table.board tbody tr")
+    expect(rows.first).to_be_visible()
+    assert rows.count() >= 10
+    expect(page.get_by_text("fraud watch").first).to_be_visible()
+    if SAVE_SCREENSHOTS:
+        page.screenshot(path=ROOT / "docs" / "leaderboard.png")
+    first_before = rows.first.inner_text()
+    page.evaluate("window.sameDocument = true")  # survives only if no full page load happens
+    page.get_by_label("Problem").select_option(label="Told the offer has expired")
+    expect(page).to_have_url(re.compile(r"feedback_type=2"))
+    expect(rows.first).not_to_have_text(first_before)
+    assert page.evaluate("window.sameDocument") is True
+    page.go_back()
+    expect(page).not_to_have_url(re.compile(r"feedback_type=2"))
+    expect(page.get_by_label("Problem")).to_have_value("0")
+    expect(rows.first).to_have_text(first_before)
+    merchant = rows.first.get_by_role("link").inner_text()
+    rows.first.get_by_role("link").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(merchant)
+    expect(page.locator("svg.chart")).to_be_visible()
+    if SAVE_SCREENSHOTS:
+        page.screenshot(path=ROOT / "docs" / "merchant.png", full_page=True)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download reports (CSV)").click()
+    saved = tmp_path / "reports.csv"
+    download.value.save_as(saved)
+    assert saved.read_text().startswith("feedback_id,created_at,outlet_code,feedback_type")
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    page.goto(demo_site["base"] + "/admin/leaderboard")
+    expect(page).to_have_url(re.compile(r"/admin/login"))
+
+
+def test_leaderboard_csv_download(page, demo_site, tmp_path):
+    log_in(page, demo_site, "platform")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download CSV").click()
+    saved = tmp_path / "board.csv"
+    download.value.save_as(saved)
+    lines = saved.read_text().splitlines()
+    assert lines[0].startswith("rank,merchant_code,merchant_name") and len(lines) > 10
+
+
+def test_bank_admin_sees_only_its_bank(page, demo_site):
+    log_in(page, demo_site, "bank:HARBOUR")
+    expect(page.locator("header .who")).to_contain_text("Harbour Bank")
+    options = page.get_by_label("Bank").locator("option")
+    expect(options).to_have_count(1)
+    expect(options.first).to_have_text("Harbour Bank")
+    harbour_total = sum(int(cell) for cell in page.locator("table.board tbody tr td:nth-child(3)").all_inner_texts())
+    page.get_by_role("button", name="Log out").click()
+    log_in(page, demo_site, "platform")
+    platform_total = sum(int(cell) for cell in page.locator("table.board tbody tr td:nth-child(3)").all_inner_texts())
+    assert 0 < harbour_total < platform_total
