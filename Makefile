@@ -37,3 +37,4 @@ test: setup
 bench: setup
 	$(PY) bench/ingest.py
 	$(PY) bench/widget.py
+	$(PY) bench/leaderboard.py

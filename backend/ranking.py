@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 from peewee import fn
 
-from .models import Bank, CustomerDay, Feedback, Merchant, MerchantDay
+from .models import Bank, CustomerDay, Feedback, FeedbackType, Merchant, MerchantDay
 
 MIN_CUSTOMERS = 3  # distinct customers in the period before a merchant is ranked
 SPIKE_FACTOR = 3  # this week against the mean of the 8 weeks before it
@@ -130,12 +130,14 @@ def _fill_details(filters, rows, today):
     for merchant in Merchant.select(Merchant.id, Merchant.code, Merchant.name).where(Merchant.id.in_(ids)):
         by_id[merchant.id].code, by_id[merchant.id].name = merchant.code, merchant.name
     counter = MerchantDay.verified_reports if filters.verified_only else MerchantDay.reports
+    type_ids = [filters.feedback_type] if filters.feedback_type else [t for (t,) in FeedbackType.select(FeedbackType.id).tuples()]
     types = (MerchantDay.select(MerchantDay.merchant, MerchantDay.feedback_type, fn.SUM(counter))
-             .where(MerchantDay.scope == filters.scope, MerchantDay.feedback_type != 0, MerchantDay.city == filters.city,
-                    MerchantDay.day.between(filters.start, filters.end), MerchantDay.merchant.in_(ids))
+             .where(MerchantDay.scope == filters.scope, MerchantDay.feedback_type.in_(type_ids),
+                    MerchantDay.city == filters.city, MerchantDay.day.in_(_days(filters.start, filters.end)),
+                    MerchantDay.merchant.in_(ids))
              .group_by(MerchantDay.merchant, MerchantDay.feedback_type).tuples())
     for merchant_id, type_id, count in types:
-        if count and (not filters.feedback_type or type_id == filters.feedback_type):
+        if count:
             by_id[merchant_id].by_type[type_id] = int(count)
     outlets = (Feedback.select(Feedback.merchant, fn.COUNT(fn.DISTINCT(Feedback.outlet)))
                .where(Feedback.merchant.in_(ids), Feedback.created_at >= filters.start,
@@ -151,9 +153,13 @@ def _fill_trends(filters, rows, by_id, ids, today, counter):
     previous_start = filters.start - timedelta(days=length)
     first_week = today - timedelta(days=7 * TREND_WEEKS - 1)
     since = min(first_week, previous_start)
-    daily = (_rollup(filters, since, max(today, filters.end))
-             .select(MerchantDay.merchant, MerchantDay.day, fn.SUM(counter))
-             .where(MerchantDay.merchant.in_(ids)).group_by(MerchantDay.merchant, MerchantDay.day).tuples())
+    # Days and merchants as lists: the counters' key then gives one seek per (day, merchant)
+    # instead of a scan of every merchant's days.
+    daily = (MerchantDay.select(MerchantDay.merchant, MerchantDay.day, counter)
+             .where(MerchantDay.scope == filters.scope, MerchantDay.feedback_type == filters.feedback_type,
+                    MerchantDay.city == filters.city, MerchantDay.day.in_(_days(since, max(today, filters.end))),
+                    MerchantDay.merchant.in_(ids))
+             .tuples())
     weeks = defaultdict(lambda: [0] * TREND_WEEKS)
     previous = defaultdict(int)
     for merchant_id, day, count in daily:
@@ -169,6 +175,10 @@ def _fill_trends(filters, rows, by_id, ids, today, counter):
         before = previous[row.merchant_id]
         row.change = (row.reports - before) / before if before else None
         row.flag = merchant_flag(row) if row.rank else "low_volume"
+
+
+def _days(first, last):
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
 def merchant_flag(row):

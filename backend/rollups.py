@@ -67,7 +67,7 @@ def _merchant_day_sql(param, row_count):
             f'ON CONFLICT ("scope", "feedback_type", "city", "day", "merchant_id") DO UPDATE SET {updates}')
 
 
-def rebuild_rollups(on_progress=lambda count: None, batch_size=2000):
+def rebuild_rollups(on_progress=lambda count: None, batch_size=50_000):
     """Recompute every counter from the stored reports (in report order) in one transaction."""
     networks = dict(Bank.select(Bank.id, Bank.network).tuples())
     cities = dict(Outlet.select(Outlet.id, Outlet.city).tuples())
@@ -95,14 +95,12 @@ def rebuild_rollups(on_progress=lambda count: None, batch_size=2000):
     with database.atomic():
         MerchantDay.delete().execute()
         CustomerDay.delete().execute()
-        for rows, model, fields in (
-            (customer_days, CustomerDay, [CustomerDay.merchant, CustomerDay.day, CustomerDay.user_id, CustomerDay.bank,
-                                          CustomerDay.network]),
-            (merchant_days, MerchantDay, [MerchantDay.scope, MerchantDay.feedback_type, MerchantDay.city, MerchantDay.day,
-                                          MerchantDay.merchant] + [getattr(MerchantDay, c) for c in COUNTERS]),
-        ):
+        # executemany on the driver's cursor: peewee's insert_many is far slower at millions of rows.
+        cursor = database.cursor()
+        for sql, rows in ((_customer_day_sql(database.param), customer_days),
+                          (_merchant_day_sql(database.param, 1), merchant_days)):
             for start in range(0, len(rows), batch_size):
-                model.insert_many(rows[start:start + batch_size], fields=fields).execute()
+                cursor.executemany(sql, rows[start:start + batch_size])
     return count_reports_total(totals)
 
 
