@@ -143,14 +143,15 @@ def main():
     for name, f in (("/healthz", trivial), ("/api?action=user_feedback", ingest)):
         print(f"{name:28} {f['rps']:9.0f} {f['p50']:8.2f} {f['p99']:8.2f} {f['non2xx']:8d} {f['socket_errors']:8d}")
     ratio = ingest["rps"] / trivial["rps"]
-    print(f"ingest / trivial throughput: {ratio:.1%} (target >= 35%)")
+    # Issue 2 asked for 35 % before the leaderboard's counters; with them (issue 4) 30 %.
+    print(f"ingest / trivial throughput: {ratio:.1%} (target >= 30% with the leaderboard counters)")
     print(f"ingest p99: {ingest['p99']:.1f} ms (target < 30 ms)")
     print(f"reports answered new: {ingest['accepted']}, duplicates: {ingest['duplicates']} "
           f"({ingest['duplicates'] / max(1, ingest['requests']):.1%}), failed: {ingest['failed']}")
     # A few requests are still being answered when wrk stops: stored but not counted.
     lost = max(0, ingest["accepted"] - stored)
     print(f"rows stored: {stored} ({stored - ingest['accepted'] + lost} answered after wrk stopped), lost: {lost}")
-    met = ratio >= 0.35 and ingest["p99"] < 30 and ingest["non2xx"] == 0 and ingest["socket_errors"] == 0 and lost == 0
+    met = ratio >= 0.30 and ingest["p99"] < 30 and ingest["non2xx"] == 0 and ingest["socket_errors"] == 0 and lost == 0
     print("TARGET MET" if met else "TARGET MISSED")
 
 
