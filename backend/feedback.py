@@ -34,7 +34,7 @@ def record_feedback(
         outlet.latitude if outlet else None, outlet.longitude if outlet else None, radius_m,
     )
     key = (user_id, offer.id, outlet.id if outlet else None, feedback_type.id)
-    with write_transaction("feedback:%s:%s:%s:%s" % key):
+    with write_transaction("feedback:{}:{}:{}:{}".format(*key)):
         # Both ways in time: historic reports may be recorded out of order.
         args = [user_id, offer.id] + ([outlet.id] if outlet else []) + [feedback_type.id, now - duplicate_window,
                                                                          now + duplicate_window]

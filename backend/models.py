@@ -169,8 +169,8 @@ class Feedback(BaseModel):
             # The duplicate rule (and the per-device limit) look reports up by these columns.
             (("user_id", "offer", "outlet", "feedback_type", "created_at"), False),
             (("ip_hash", "created_at"), False),
-            # A merchant's reports in a period (its page, exports, outlets affected).
-            (("merchant", "created_at", "outlet"), False),
+            # A merchant's reports in a period, for an audience (its page, exports, outlets affected).
+            (("merchant", "created_at", "bank", "outlet"), False),
         )
 
 

@@ -74,7 +74,7 @@ def measure(base, page_url, runs):
             context = browser.new_context(viewport={"width": 390, "height": 800})
             page = context.new_page()
             finished = []
-            page.on("requestfinished", lambda request: finished.append(request))
+            page.on("requestfinished", finished.append)
             start = time.perf_counter()
             page.goto(page_url, wait_until="commit")
             frame = page.frame_locator("iframe")
