@@ -7,13 +7,14 @@ import sys
 import click
 
 from . import create_app
+from .accounts import create_admin
 from .catalog import CatalogError, count_records, import_catalog, read_catalog
 from .config import data_dir
 from .credentials import add_api_key, create_client, normalized_origin, revoke_api_key, set_widget_origins
 from .db import database
-from .accounts import create_admin
 from .models import Bank, Client, Feedback, Network, Offer, create_tables, utcnow
 from .rollups import rebuild_rollups
+
 
 def demo_credentials_path():
     return data_dir() / "demo-credentials.json"
@@ -217,8 +218,7 @@ def _start_demo(app, host, port, base_url):
         page = demo_bank_page(base_url, credentials["widget_key"], utcnow().date())
         page_port = serve_demo_page(host, port + 1, page)
         client = Client.get(Client.widget_key == credentials["widget_key"])
-        page_origins = [f"http://127.0.0.1:{page_port}", f"http://localhost:{page_port}"]
-        set_widget_origins(client, dict.fromkeys(client.allowed_origins() + page_origins))
+        set_widget_origins(client, [f"http://127.0.0.1:{page_port}", f"http://localhost:{page_port}"])
         click.echo(f"  Demo bank page with the widget (a second origin): http://localhost:{page_port}/")
     click.echo("")
 
