@@ -74,7 +74,7 @@ def measure(base, page_url, runs):
             context = browser.new_context(viewport={"width": 390, "height": 800})
             page = context.new_page()
             finished = []
-            page.on("requestfinished", finished.append)
+            page.on("requestfinished", lambda request, finished=finished: finished.append(request))
             start = time.perf_counter()
             page.goto(page_url, wait_until="commit")
             frame = page.frame_locator("iframe")
