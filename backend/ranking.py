@@ -57,10 +57,11 @@ class Leaderboard:
 
 
 def _counter_columns(verified_only):
+    """reports, customer-days, score (of verified reports only, if asked), verified reports, expired claims."""
     prefix = "verified_" if verified_only else ""
-    return (fn.SUM(getattr(MerchantDay, prefix + "reports" if verified_only else "reports")),
-            fn.SUM(getattr(MerchantDay, prefix + "customer_days")), fn.SUM(getattr(MerchantDay, prefix + "score")),
-            fn.SUM(MerchantDay.verified_reports), fn.SUM(MerchantDay.expired_claims))
+    return (fn.SUM(getattr(MerchantDay, prefix + "reports")), fn.SUM(getattr(MerchantDay, prefix + "customer_days")),
+            fn.SUM(getattr(MerchantDay, prefix + "score")), fn.SUM(MerchantDay.verified_reports),
+            fn.SUM(MerchantDay.expired_claims))
 
 
 def _rollup(filters, start, end, feedback_type=None):

@@ -22,7 +22,7 @@ from .feedback import record_feedback
 from .forms import NumberField, between, plain_text, strip
 from .geo import nearest_outlet
 from .i18n import TEXT, language, type_label
-from .models import Bank, Client, Feedback, FeedbackType, Offer, Outlet, utcnow
+from .models import Client, Feedback, FeedbackType, Outlet, utcnow
 
 bp = Blueprint("widget", __name__)
 
@@ -114,17 +114,16 @@ def problem_view(problem, lang, client=None):
 
 def resolve(client, bank_code, offer_code, outlet_code):
     """The bank, offer and outlet a widget reports on, checked to belong together."""
-    bank = client.bank if client.bank_id else Bank.get_or_none(Bank.code == bank_code)
+    lookups = current_app.extensions["lookups"]
+    bank = client.bank if client.bank_id else lookups.bank(bank_code)
     if bank is None or (client.network_id and bank.network_id != client.network_id):
         raise Problem("bank_needed")
-    offer = Offer.get_or_none(Offer.code == offer_code)
+    offer = lookups.offer(offer_code)
     if offer is None or not offer.powered_for(bank):
         raise Problem("unknown_offer", 404)
-    outlet = None
-    if outlet_code:
-        outlet = Outlet.get_or_none(Outlet.code == outlet_code, Outlet.merchant == offer.merchant_id)
-        if outlet is None:
-            raise Problem("unknown_offer", 404)
+    outlet = lookups.outlet(outlet_code) if outlet_code else None
+    if outlet_code and (outlet is None or outlet.merchant_id != offer.merchant_id):
+        raise Problem("unknown_offer", 404)
     return bank, offer, outlet
 
 
@@ -234,11 +233,8 @@ def posted(form_class):
 
 
 def chosen_type(form):
-    """The active feedback type a form names by id."""
-    ref = form.feedback_type.data or ""
-    found = None
-    if ref.isdecimal() and len(ref) < 10:
-        found = FeedbackType.get_or_none(FeedbackType.id == int(ref), FeedbackType.active == True)  # noqa: E712
+    """The active feedback type a form names."""
+    found = current_app.extensions["lookups"].feedback_type(form.feedback_type.data or "")
     if found is None:
         raise Problem("invalid")
     return found

@@ -106,3 +106,14 @@ def test_progress_reports_every_record(app, tmp_path):
     seen = []
     import_catalog(read_catalog(path), on_progress=seen.append, batch_size=500)
     assert seen == [500, 500, 200]
+
+
+def test_tables_made_by_an_older_version_gain_new_columns(app):
+    from backend.db import database
+    from backend.models import Client, create_tables
+
+    database.execute_sql('ALTER TABLE "client" DROP COLUMN "widget_origins"')
+    assert "widget_origins" not in {c.name for c in database.get_columns("client")}
+    create_tables()
+    assert "widget_origins" in {c.name for c in database.get_columns("client")}
+    assert Client.select().count() == 0
