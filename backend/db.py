@@ -2,6 +2,7 @@
 import fcntl
 import functools
 import hashlib
+import os
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -48,33 +49,55 @@ def use_database(url, wal_autocheckpoint=1000):
 
 
 @contextmanager
-def write_transaction(key):
-    """A transaction that runs alone among writers using the same key.
+def exclusive(name):
+    """Run alone among everyone holding the same name, in any process.
 
-    PostgreSQL: a transaction-scoped advisory lock on the key. SQLite allows one writer
-    at a time anyway, and a writer that finds the database locked sleeps in steps of 1 ms
-    or more; so writers queue on an exclusive file lock instead, which wakes the next
-    one the moment the lock is released.
+    PostgreSQL: a transaction holding an advisory lock on the name. SQLite: an exclusive
+    lock on a file beside the database (no transaction: the caller opens what it needs).
     """
     if isinstance(database.obj, PostgresqlDatabase):
         with database.atomic():
-            lock_id = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
-            database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (lock_id,))
+            database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (lock_id(name),))
             yield
         return
-    lock_file = _writer_lock_file(database.database)
+    lock_file = _lock_file(database.database, name)
     fcntl.flock(lock_file, fcntl.LOCK_EX)
     try:
-        with database.atomic():
-            yield
+        yield
     finally:
         fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
+def lock_id(name):
+    """A PostgreSQL advisory lock's number for a name."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+@contextmanager
+def write_transaction(key):
+    """A transaction that runs alone among writers using the same key.
+
+    PostgreSQL locks the key only. SQLite allows one writer at a time anyway, and a writer
+    that finds the database locked sleeps in steps of 1 ms or more; so all writers queue on
+    one file lock instead, which wakes the next one the moment the lock is released.
+    """
+    if isinstance(database.obj, PostgresqlDatabase):
+        with exclusive(key):
+            yield
+        return
+    with exclusive("writer"), database.atomic():
+        yield
+
+
 @functools.cache
-def _writer_lock_file(database_path):
-    """The lock file beside a SQLite database, opened once per process (kept for its life)."""
-    return open(database_path + "-writer.lock", "a")  # noqa: SIM115
+def _lock_file(database_path, name):
+    """A lock file beside a SQLite database, opened once per process (kept for its life)."""
+    return open(f"{database_path}-{name}.lock", "a")  # noqa: SIM115
+
+
+# flock belongs to the open file, which a forked child would share with its parent: a
+# child opens its own.
+os.register_at_fork(after_in_child=_lock_file.cache_clear)
 
 
 def _connect():

@@ -12,6 +12,7 @@ from .db import database
 from .feedback import record_feedback
 from .geo import EARTH_RADIUS_M
 from .models import Bank, FeedbackType, Network, Offer, Outlet
+from .rollups import count_pending
 
 NEIGHBOURHOODS = {
     "Mumbai": [("Bandra West", 19.0596, 72.8295), ("Andheri West", 19.1364, 72.8296), ("Lower Parel", 18.9953, 72.8300),
@@ -126,6 +127,7 @@ def seed_demo(now, default_radius_m, reports=3000, seed=7):
     with database.atomic():
         import_catalog(demo_catalog(now.date(), rng))
         _historic_reports(now, rng, reports, default_radius_m)
+        count_pending()
         return create_client("Demo network client (UniPay)", now, network=Network.get(Network.code == "UPN"))
 
 

@@ -1,11 +1,12 @@
 """Recording a report: the one path every channel (API, widget, import) ends in."""
 import functools
+import itertools
 import secrets
 from dataclasses import dataclass
 
 from .db import database, write_transaction
 from .geo import location_verdict
-from .rollups import count_report
+from .rollups import COUNT_EVERY, count_pending_in_transaction
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,8 @@ def record_feedback(
     """Store a report unless the same one came within duplicate_window; trusts its arguments.
 
     The catalogue objects must already be checked to belong together; outlet may be
-    None for a report kept at merchant level.
+    None for a report kept at merchant level. The leaderboard counters take the report
+    up soon after (rollups.py).
     """
     radius_m = (outlet.radius_m if outlet else None) or default_radius_m
     check = location_verdict(
@@ -50,12 +52,15 @@ def record_feedback(
             "feedback_type_id": feedback_type.id, "user_id": user_id, "latitude": latitude, "longitude": longitude,
             "accuracy_m": accuracy_m, "distance_m": check.distance_m, "radius_m": radius_m, "verdict": check.verdict,
             "offer_status": report.offer_status, "comment": comment, "created_at": now,
-            "outlet_inferred": outlet_inferred, "ip_hash": ip_hash,
+            "outlet_inferred": outlet_inferred, "ip_hash": ip_hash, "uncounted": True,
         }
         database.execute_sql(_insert_sql(database.param, tuple(values)), list(values.values()))
-        count_report(created_at=now, merchant_id=offer.merchant_id, bank=bank, user_id=user_id, type_id=feedback_type.id,
-                     city=outlet.city if outlet else "", verdict=check.verdict, offer_status=report.offer_status)
+        if next(_stored) % COUNT_EVERY == 0:
+            count_pending_in_transaction(limit=10 * COUNT_EVERY, wait=False)
     return report
+
+
+_stored = itertools.count(1)  # reports this process stored
 
 
 # The ingest path runs two fixed SQL statements: building them with peewee's query builder

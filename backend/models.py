@@ -163,15 +163,23 @@ class Feedback(BaseModel):
     # Widget reports without an outlet: True when the nearest outlet was taken as it.
     outlet_inferred = BooleanField(default=False)
     ip_hash = CharField(null=True, max_length=64)  # keyed hash, for per-IP rate limits only
+    # True from when the report is stored until the leaderboard counters include it
+    # (rollups.count_pending); rows made before this column existed were counted already.
+    uncounted = BooleanField(default=False)
 
     class Meta:
         indexes = (
             # The duplicate rule (and the per-device limit) look reports up by these columns.
             (("user_id", "offer", "outlet", "feedback_type", "created_at"), False),
-            (("ip_hash", "created_at"), False),
             # A merchant's reports in a period, for an audience (its page, exports, outlets affected).
             (("merchant", "created_at", "bank", "outlet"), False),
         )
+
+
+# Partial indexes: API reports carry no ip_hash, and few reports wait to be counted, so
+# neither costs most reports a write.
+Feedback.add_index(Feedback.index(Feedback.ip_hash, Feedback.created_at, where=Feedback.ip_hash.is_null(False)))
+Feedback.add_index(Feedback.index(Feedback.id, where=Feedback.uncounted == True, name="feedback_uncounted"))  # noqa: E712
 
 
 class CustomerDay(BaseModel):
@@ -188,7 +196,7 @@ class CustomerDay(BaseModel):
 
 
 class MerchantDay(BaseModel):
-    """Counters per merchant and day, kept in the report's transaction, for each audience.
+    """Counters per merchant and day for each audience, brought up to date by rollups.count_pending.
 
     scope: "all", "bank:<id>" or "network:<id>"; feedback_type 0 and city "" mean any.
     """

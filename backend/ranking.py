@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from peewee import fn
 
 from .models import Bank, CustomerDay, Feedback, FeedbackType, Merchant, MerchantDay
+from .rollups import count_pending
 
 MIN_CUSTOMERS = 3  # distinct customers in the period before a merchant is ranked
 SPIKE_FACTOR = 3  # this week against the mean of the 8 weeks before it
@@ -87,6 +88,7 @@ def scope_condition(model, scope):
 
 def merchant_leaderboard(filters, today, limit=25, min_customers=MIN_CUSTOMERS):
     """Rank merchants by score for an audience and filters; low-volume ones listed apart."""
+    count_pending()
     totals = (_rollup(filters, filters.start, filters.end)
               .select(MerchantDay.merchant, *_counter_columns(filters.verified_only))
               .group_by(MerchantDay.merchant).tuples())

@@ -1,4 +1,4 @@
-"""Leaderboard counters, kept up to date in each report's transaction and rebuildable.
+"""Leaderboard counters: brought up to date from newly stored reports, and rebuildable.
 
 A report counts in the rows of every audience that may see it: all (the platform), its
 customer's bank, and that bank's network (an offer is either the customer's bank's own or
@@ -6,9 +6,12 @@ its network's, so these are exactly the parties the report concerns). Each audie
 rows for any type and any city, for the report's type, for its city, and for both.
 """
 import functools
-from collections import defaultdict
+import operator
+from datetime import date, datetime
 
-from .db import database
+from peewee import PostgresqlDatabase, SqliteDatabase
+
+from .db import database, exclusive, lock_id, write_transaction
 from .models import Bank, CustomerDay, Feedback, MerchantDay, Outlet
 
 # How much one customer-day counts in the score, by where the customer was: reports from
@@ -40,15 +43,118 @@ def counter_rows(*, day, merchant_id, bank_id, network_id, type_id, city, verdic
     return [(scope, t, c, day, merchant_id) + counters for scope in scopes_of(bank_id, network_id) for t, c in combos]
 
 
-def count_report(*, created_at, merchant_id, bank, user_id, type_id, city, verdict, offer_status):
-    """Add one stored report to the counters (call inside its transaction)."""
-    day = created_at.date()
-    inserted = database.execute_sql(
-        _customer_day_sql(database.param), [merchant_id, day, user_id, bank.id, bank.network_id]
-    )
-    rows = counter_rows(day=day, merchant_id=merchant_id, bank_id=bank.id, network_id=bank.network_id, type_id=type_id,
-                        city=city, verdict=verdict, offer_status=offer_status, first_of_day=inserted.rowcount == 1)
-    database.execute_sql(_merchant_day_sql(database.param, len(rows)), [value for row in rows for value in row])
+class Tally:
+    """Counter increments summed by MerchantDay key, and the customer-days reports start.
+
+    Reports must be added in the order they arrived: a customer's first report at a
+    merchant on a day is the one that counts for distinct customers and the score.
+    """
+
+    def __init__(self, counted_customer_days=()):
+        self.counted = set(counted_customer_days)  # (merchant, day, user) counted before
+        self.customer_days = {}  # (merchant, day, user) -> (bank, network) of the first report
+        self.totals = {}  # MerchantDay key -> counters
+
+    def add(self, *, day, merchant_id, bank_id, network_id, user_id, type_id, city, verdict, offer_status):
+        key = (merchant_id, day, user_id)
+        first = key not in self.customer_days and key not in self.counted
+        if first:
+            self.customer_days[key] = (bank_id, network_id)
+        for row in counter_rows(day=day, merchant_id=merchant_id, bank_id=bank_id, network_id=network_id,
+                                type_id=type_id, city=city, verdict=verdict, offer_status=offer_status,
+                                first_of_day=first):
+            total = self.totals.get(row[:5])
+            self.totals[row[:5]] = row[5:] if total is None else tuple(map(operator.add, total, row[5:]))
+
+    def write(self):
+        """Insert the customer-days and add the totals to the MerchantDay rows (in a transaction)."""
+        # executemany on the driver's cursor: peewee's insert_many is far slower at millions of rows.
+        cursor = database.cursor()
+        for sql, rows in ((_customer_day_sql(database.param), [k + v for k, v in self.customer_days.items()]),
+                          (_merchant_day_sql(database.param, 1), [k + v for k, v in self.totals.items()])):
+            for start in range(0, len(rows), 50_000):
+                cursor.executemany(sql, rows[start:start + 50_000])
+
+
+# Reports are stored without touching the counters, and every COUNT_EVERY-th report a
+# process stores also counts what is pending, in its own transaction: in one go the
+# counters take fewer writes than report by report (bench/ingest.py). Readers count what
+# is pending first, so they always see every stored report.
+COUNT_EVERY = 64
+COUNTING_LOCK = "rollups"
+
+
+def count_pending(batch_size=5000):
+    """Add every stored report the counters do not include yet; returns how many."""
+    total = 0
+    while True:
+        with write_transaction(COUNTING_LOCK):
+            counted = count_pending_in_transaction(batch_size)
+        total += counted
+        if counted < batch_size:
+            return total
+
+
+def count_pending_in_transaction(limit, wait=True):
+    """Count the oldest pending reports (at most limit) inside the caller's write transaction.
+
+    Counting runs one at a time: on SQLite every write transaction does; on PostgreSQL
+    it takes a lock, or with wait=False gives way (returns 0) to whoever holds it.
+    """
+    if isinstance(database.obj, PostgresqlDatabase):
+        lock = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
+        acquired = database.execute_sql(f"SELECT {lock}(%s)", (lock_id(COUNTING_LOCK),)).fetchone()[0]
+        if acquired is False:
+            return 0
+    rows = [(report_id, _day(created_at), *rest) for report_id, created_at, *rest in database.execute_sql(
+        _pending_sql(database.param, isinstance(database.obj, SqliteDatabase)), [limit]).fetchall()]
+    if not rows:
+        return 0
+    tally = Tally(_counted_customer_days({(merchant_id, day, user_id) for _, day, merchant_id, _, _, user_id, *_ in rows}))
+    for _, day, merchant_id, bank_id, network_id, user_id, type_id, city, verdict, offer_status in rows:
+        tally.add(day=day, merchant_id=merchant_id, bank_id=bank_id, network_id=network_id, user_id=user_id,
+                  type_id=type_id, city=city, verdict=verdict, offer_status=offer_status)
+    tally.write()
+    _set_uncounted(False, [row[0] for row in rows])
+    return len(rows)
+
+
+def _day(value):
+    """The day of a stored date or timestamp (SQLite hands back the text peewee stored)."""
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else date.fromisoformat(value[:10])
+
+
+@functools.cache
+def _pending_sql(param, sqlite):
+    # A literal, not a parameter: only then may SQLite use the partial index of pending reports.
+    pending = '"uncounted" = 1' if sqlite else '"uncounted" = true'
+    return ('SELECT f."id", f."created_at", f."merchant_id", f."bank_id", b."network_id", f."user_id", '
+            'f."feedback_type_id", COALESCE(o."city", \'\'), f."verdict", f."offer_status" FROM "feedback" f '
+            'JOIN "bank" b ON b."id" = f."bank_id" LEFT JOIN "outlet" o ON o."id" = f."outlet_id" '
+            f'WHERE f.{pending} ORDER BY f."id" LIMIT {param}')
+
+
+def _counted_customer_days(keys, batch_size=300):
+    """Which of these (merchant, day, customer) already count."""
+    keys, found = list(keys), set()
+    for start in range(0, len(keys), batch_size):
+        chunk = keys[start:start + batch_size]
+        values = ", ".join([f"({database.param}, {database.param}, {database.param})"] * len(chunk))
+        cursor = database.execute_sql(
+            f'SELECT c."merchant_id", c."day", c."user_id" FROM "customerday" c JOIN (VALUES {values}) k '
+            'ON c."merchant_id" = k.column1 AND c."day" = k.column2 AND c."user_id" = k.column3',
+            [value for key in chunk for value in key])
+        found.update((merchant_id, _day(day), user_id) for merchant_id, day, user_id in cursor)
+    return found
+
+
+def _set_uncounted(value, ids, batch_size=500):
+    for start in range(0, len(ids), batch_size):
+        chunk = ids[start:start + batch_size]
+        database.execute_sql(f'UPDATE "feedback" SET "uncounted" = {database.param} WHERE "id" IN '
+                             f'({", ".join([database.param] * len(chunk))})', [value, *chunk])
 
 
 @functools.cache
@@ -67,41 +173,40 @@ def _merchant_day_sql(param, row_count):
             f'ON CONFLICT ("scope", "feedback_type", "city", "day", "merchant_id") DO UPDATE SET {updates}')
 
 
-def rebuild_rollups(on_progress=lambda count: None, batch_size=50_000):
-    """Recompute every counter from the stored reports (in report order) in one transaction."""
-    networks = dict(Bank.select(Bank.id, Bank.network).tuples())
-    cities = dict(Outlet.select(Outlet.id, Outlet.city).tuples())
-    first_reports = {}  # (merchant, day, user) -> bank of the first report
-    totals = defaultdict(lambda: [0] * len(COUNTERS))
-    query = (Feedback.select(Feedback.created_at, Feedback.merchant, Feedback.bank, Feedback.user_id,
-                             Feedback.feedback_type, Feedback.outlet, Feedback.verdict, Feedback.offer_status)
-             .order_by(Feedback.created_at, Feedback.id).tuples())
-    for count, (created_at, merchant_id, bank_id, user_id, type_id, outlet_id, verdict, offer_status) in enumerate(
-            query.iterator(), 1):
-        day = created_at.date()
-        first = (merchant_id, day, user_id) not in first_reports
-        if first:
-            first_reports[merchant_id, day, user_id] = bank_id
-        for row in counter_rows(day=day, merchant_id=merchant_id, bank_id=bank_id, network_id=networks[bank_id],
-                                type_id=type_id, city=cities.get(outlet_id, ""), verdict=verdict,
-                                offer_status=offer_status, first_of_day=first):
-            total = totals[row[:5]]
-            for index, value in enumerate(row[5:]):
-                total[index] += value
-        if count % 100_000 == 0:
-            on_progress(100_000)
-    customer_days = [(m, d, u, b, networks[b]) for (m, d, u), b in first_reports.items()]
-    merchant_days = [key + tuple(values) for key, values in totals.items()]
-    with database.atomic():
-        MerchantDay.delete().execute()
-        CustomerDay.delete().execute()
-        # executemany on the driver's cursor: peewee's insert_many is far slower at millions of rows.
-        cursor = database.cursor()
-        for sql, rows in ((_customer_day_sql(database.param), customer_days),
-                          (_merchant_day_sql(database.param, 1), merchant_days)):
-            for start in range(0, len(rows), batch_size):
-                cursor.executemany(sql, rows[start:start + batch_size])
-    return count_reports_total(totals)
+def rebuild_rollups(on_progress=lambda count: None):
+    """Recompute every counter from the stored reports (in report order).
+
+    Reads without holding up the writers; reports stored meanwhile are left (or made
+    again) pending, so they count once, after the new counters. On PostgreSQL nothing
+    else counts until the rebuild is done.
+    """
+    with exclusive(COUNTING_LOCK):
+        networks = dict(Bank.select(Bank.id, Bank.network).tuples())
+        cities = dict(Outlet.select(Outlet.id, Outlet.city).tuples())
+        tally, pending, last_id = Tally(), [], 0
+        query = (Feedback.select(Feedback.id, Feedback.uncounted, Feedback.created_at, Feedback.merchant, Feedback.bank,
+                                 Feedback.user_id, Feedback.feedback_type, Feedback.outlet, Feedback.verdict,
+                                 Feedback.offer_status)
+                 .order_by(Feedback.created_at, Feedback.id).tuples())
+        for count, (report_id, uncounted, created_at, merchant_id, bank_id, user_id, type_id, outlet_id, verdict,
+                    offer_status) in enumerate(query.iterator(), 1):
+            last_id = max(last_id, report_id)
+            if uncounted:
+                pending.append(report_id)
+            tally.add(day=created_at.date(), merchant_id=merchant_id, bank_id=bank_id, network_id=networks[bank_id],
+                      user_id=user_id, type_id=type_id, city=cities.get(outlet_id, ""), verdict=verdict,
+                      offer_status=offer_status)
+            if count % 100_000 == 0:
+                on_progress(100_000)
+        with write_transaction(COUNTING_LOCK):
+            MerchantDay.delete().execute()
+            CustomerDay.delete().execute()
+            tally.write()
+            _set_uncounted(False, pending)
+            # Stored after the read (SQLite numbers reports in the order they commit) and
+            # perhaps counted meanwhile into the counters just replaced: pending again.
+            Feedback.update(uncounted=True).where(Feedback.id > last_id).execute()
+    return count_reports_total(tally.totals)
 
 
 def count_reports_total(totals):

@@ -5,9 +5,9 @@ import pytest
 
 from backend.catalog import import_catalog
 from backend.feedback import record_feedback
-from backend.models import Bank, CustomerDay, FeedbackType, Merchant, MerchantDay, Network, Offer, Outlet
+from backend.models import Bank, CustomerDay, Feedback, FeedbackType, Merchant, MerchantDay, Network, Offer, Outlet
 from backend.ranking import Filters, merchant_leaderboard
-from backend.rollups import rebuild_rollups
+from backend.rollups import COUNT_EVERY, count_pending, rebuild_rollups
 
 TODAY = date(2026, 6, 30)
 NOON = datetime(2026, 6, 30, 12, 0)
@@ -150,8 +150,33 @@ def test_counters_equal_a_recount_after_a_mixed_workload(shops, client, bank_cli
         days = sorted((row[:5] + tuple(round(v, 6) for v in row[5:])) for row in MerchantDay.select().tuples())
         return days, sorted(CustomerDay.select().tuples())
 
+    pending = Feedback.select().where(Feedback.uncounted == True).count()  # noqa: E712
+    assert count_pending(batch_size=7) == pending  # in batches that split customer-days
+    assert not Feedback.select().where(Feedback.uncounted == True).exists()  # noqa: E712
     kept = snapshot()
     assert kept[0] and kept[1]
+    assert count_pending() == 0
     rebuild_rollups()
     assert snapshot() == kept
     assert Merchant.select().count() >= 7
+
+
+def test_every_so_many_stored_reports_count_what_is_pending(shops):
+    for n in range(COUNT_EVERY):
+        report("S1", f"u{n}")
+    pending = Feedback.select().where(Feedback.uncounted == True).count()  # noqa: E712
+    assert pending < COUNT_EVERY  # one of them counted the others
+    counted = MerchantDay.get(scope="all", feedback_type=0, city="", merchant=Merchant.get(code="S1")).reports
+    assert counted + pending == COUNT_EVERY
+
+
+def test_the_leaderboard_counts_what_is_pending_and_a_rebuild_keeps_later_reports_pending(shops):
+    for n in range(3):
+        report("S1", f"u{n}")
+    board = merchant_leaderboard(Filters("all", TODAY - timedelta(days=6), TODAY), TODAY)
+    assert [(row.code, row.reports) for row in board.ranked] == [("S1", 3)]  # read counts what was pending first
+    report("S1", "u3")
+    rebuild_rollups()  # counts the pending report too
+    assert count_pending() == 0
+    board = merchant_leaderboard(Filters("all", TODAY - timedelta(days=6), TODAY), TODAY)
+    assert [(row.code, row.reports, row.distinct_customers) for row in board.ranked] == [("S1", 4, 4)]

@@ -1,5 +1,6 @@
 """The real thing: run.py serve (gunicorn, 2 workers) on a free port, called over HTTP."""
 import json
+import re
 import sqlite3
 import time
 import urllib.error
@@ -122,10 +123,15 @@ def test_revoked_key_stops_on_every_worker_within_seconds(server):
 
 
 def test_access_log_has_no_secrets(server):
-    http(server, report(server, user_id="logged@example.com"))
+    params = report(server, user_id="logged@example.com")
+    referer = f"https://bank.example/page?{urllib.parse.urlencode(params)}"
+    http(server, params, headers={"Referer": referer, "User-Agent": "bank-client/1.0"})
     log = server["log"].read_text()
-    assert "GET /api?action=user_feedback" in log
-    assert "clientpass=[REDACTED]" in log and "apikey=[REDACTED]" in log
+    line = next(line for line in log.splitlines() if "logged%40example.com" in line)
+    # gunicorn's default (combined) format: address, time, request line, status, bytes, referer, agent.
+    assert re.fullmatch(r'127\.0\.0\.1 - - \[[^]]+\] "GET /api\?action=user_feedback&\S+ HTTP/1\.1" 200 \d+ '
+                        r'"https://bank\.example/page\?\S+" "bank-client/1\.0"', line), line
+    assert line.count("clientpass=[REDACTED]") == 2 and line.count("apikey=[REDACTED]") == 2
     assert server["credentials"]["clientpass"] not in log
     assert server["credentials"]["apikey"] not in log
 
