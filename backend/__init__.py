@@ -1,7 +1,7 @@
 """Offers Feedback: the Flask application factory."""
 from flask import Flask, render_template
 
-from . import admin, api, db, widget
+from . import admin, api, db, rollups, widget
 from .config import settings
 from .lookups import Lookups
 
@@ -19,6 +19,7 @@ def create_app(test_config=None):
     app.register_blueprint(api.bp)
     app.register_blueprint(widget.bp)
     app.register_blueprint(admin.bp)
+    app.after_request(rollups.count_after_response)
 
     @app.get("/healthz")
     def healthz():

@@ -49,21 +49,27 @@ def use_database(url, wal_autocheckpoint=1000):
 
 
 @contextmanager
-def exclusive(name):
-    """Run alone among everyone holding the same name, in any process.
+def exclusive(name, wait=True):
+    """Run alone among everyone holding the same name, in any process; yields whether it
+    got the lock (always, when it waits).
 
     PostgreSQL: a transaction holding an advisory lock on the name. SQLite: an exclusive
     lock on a file beside the database (no transaction: the caller opens what it needs).
     """
     if isinstance(database.obj, PostgresqlDatabase):
         with database.atomic():
-            database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (lock_id(name),))
-            yield
+            lock = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
+            acquired = database.execute_sql(f"SELECT {lock}(%s)", (lock_id(name),)).fetchone()[0] is not False
+            yield acquired
         return
     lock_file = _lock_file(database.database, name)
-    fcntl.flock(lock_file, fcntl.LOCK_EX)
     try:
-        yield
+        fcntl.flock(lock_file, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        yield False
+        return
+    try:
+        yield True
     finally:
         fcntl.flock(lock_file, fcntl.LOCK_UN)
 

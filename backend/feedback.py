@@ -1,12 +1,11 @@
 """Recording a report: the one path every channel (API, widget, import) ends in."""
 import functools
-import itertools
 import secrets
 from dataclasses import dataclass
 
 from .db import database, write_transaction
 from .geo import location_verdict
-from .rollups import COUNT_EVERY, count_pending_in_transaction
+from .rollups import note_stored
 
 
 @dataclass(frozen=True)
@@ -28,7 +27,7 @@ def record_feedback(
 
     The catalogue objects must already be checked to belong together; outlet may be
     None for a report kept at merchant level. The leaderboard counters take the report
-    up soon after (rollups.py).
+    up later (rollups.count_pending).
     """
     radius_m = (outlet.radius_m if outlet else None) or default_radius_m
     check = location_verdict(
@@ -55,12 +54,8 @@ def record_feedback(
             "outlet_inferred": outlet_inferred, "ip_hash": ip_hash, "uncounted": True,
         }
         database.execute_sql(_insert_sql(database.param, tuple(values)), list(values.values()))
-        if next(_stored) % COUNT_EVERY == 0:
-            count_pending_in_transaction(limit=10 * COUNT_EVERY, wait=False)
+    note_stored()
     return report
-
-
-_stored = itertools.count(1)  # reports this process stored
 
 
 # The ingest path runs two fixed SQL statements: building them with peewee's query builder

@@ -6,12 +6,13 @@ its network's, so these are exactly the parties the report concerns). Each audie
 rows for any type and any city, for the report's type, for its city, and for both.
 """
 import functools
+import logging
 import operator
 from datetime import date, datetime
 
-from peewee import PostgresqlDatabase, SqliteDatabase
+from peewee import SqliteDatabase
 
-from .db import database, exclusive, lock_id, write_transaction
+from .db import database, exclusive, write_transaction
 from .models import Bank, CustomerDay, Feedback, MerchantDay, Outlet
 
 # How much one customer-day counts in the score, by where the customer was: reports from
@@ -76,36 +77,40 @@ class Tally:
                 cursor.executemany(sql, rows[start:start + 50_000])
 
 
-# Reports are stored without touching the counters, and every COUNT_EVERY-th report a
-# process stores also counts what is pending, in its own transaction: in one go the
-# counters take fewer writes than report by report (bench/ingest.py). Readers count what
-# is pending first, so they always see every stored report.
+# Reports are stored without touching the counters: after every COUNT_EVERY-th report a
+# process stores, once its answer is sent, it counts what is pending (count_after_response).
+# In one go the counters take far fewer writes than report by report (bench/ingest.py).
+# Readers count what is pending first, so they always see every stored report.
 COUNT_EVERY = 64
 COUNTING_LOCK = "rollups"
 
 
-def count_pending(batch_size=5000):
-    """Add every stored report the counters do not include yet; returns how many."""
+class _Backlog:
+    stored = 0  # reports this process stored since it last counted
+
+
+def note_stored():
+    """Called by record_feedback for each report it stores."""
+    _Backlog.stored += 1
+
+
+def count_pending(batch_size=5000, wait=True):
+    """Add every stored report the counters do not include yet; returns how many.
+
+    One counts at a time (the COUNTING_LOCK); with wait=False, give way to whoever does.
+    Pending reports are read and summed outside the writers' lock, so only the final
+    writes hold up reports being stored meanwhile.
+    """
     total = 0
     while True:
-        with write_transaction(COUNTING_LOCK):
-            counted = count_pending_in_transaction(batch_size)
+        with exclusive(COUNTING_LOCK, wait) as acquired:
+            counted = _count_batch(batch_size) if acquired else 0
         total += counted
         if counted < batch_size:
             return total
 
 
-def count_pending_in_transaction(limit, wait=True):
-    """Count the oldest pending reports (at most limit) inside the caller's write transaction.
-
-    Counting runs one at a time: on SQLite every write transaction does; on PostgreSQL
-    it takes a lock, or with wait=False gives way (returns 0) to whoever holds it.
-    """
-    if isinstance(database.obj, PostgresqlDatabase):
-        lock = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
-        acquired = database.execute_sql(f"SELECT {lock}(%s)", (lock_id(COUNTING_LOCK),)).fetchone()[0]
-        if acquired is False:
-            return 0
+def _count_batch(limit):
     rows = [(report_id, _day(created_at), *rest) for report_id, created_at, *rest in database.execute_sql(
         _pending_sql(database.param, isinstance(database.obj, SqliteDatabase)), [limit]).fetchall()]
     if not rows:
@@ -114,9 +119,25 @@ def count_pending_in_transaction(limit, wait=True):
     for _, day, merchant_id, bank_id, network_id, user_id, type_id, city, verdict, offer_status in rows:
         tally.add(day=day, merchant_id=merchant_id, bank_id=bank_id, network_id=network_id, user_id=user_id,
                   type_id=type_id, city=city, verdict=verdict, offer_status=offer_status)
-    tally.write()
-    _set_uncounted(False, [row[0] for row in rows])
+    with write_transaction(COUNTING_LOCK + "-write"):
+        tally.write()
+        _set_uncounted(False, [row[0] for row in rows])
     return len(rows)
+
+
+def count_after_response(response):
+    """Flask after_request hook: count what is pending once this answer is sent, when due."""
+    if _Backlog.stored >= COUNT_EVERY:
+        _Backlog.stored = 0
+        response.call_on_close(_count_quietly)
+    return response
+
+
+def _count_quietly():
+    try:
+        count_pending(batch_size=10 * COUNT_EVERY, wait=False)
+    except Exception:  # the answer is sent and the reports stay pending: the next count takes them
+        logging.getLogger(__name__).exception("Counting pending reports failed")
 
 
 def _day(value):
@@ -176,21 +197,19 @@ def _merchant_day_sql(param, row_count):
 def rebuild_rollups(on_progress=lambda count: None):
     """Recompute every counter from the stored reports (in report order).
 
-    Reads without holding up the writers; reports stored meanwhile are left (or made
-    again) pending, so they count once, after the new counters. On PostgreSQL nothing
-    else counts until the rebuild is done.
+    Holds the counting lock throughout, so nothing else counts meanwhile; reports stored
+    meanwhile stay pending and count afterwards. Reads without holding up the writers.
     """
     with exclusive(COUNTING_LOCK):
         networks = dict(Bank.select(Bank.id, Bank.network).tuples())
         cities = dict(Outlet.select(Outlet.id, Outlet.city).tuples())
-        tally, pending, last_id = Tally(), [], 0
+        tally, pending = Tally(), []
         query = (Feedback.select(Feedback.id, Feedback.uncounted, Feedback.created_at, Feedback.merchant, Feedback.bank,
                                  Feedback.user_id, Feedback.feedback_type, Feedback.outlet, Feedback.verdict,
                                  Feedback.offer_status)
                  .order_by(Feedback.created_at, Feedback.id).tuples())
         for count, (report_id, uncounted, created_at, merchant_id, bank_id, user_id, type_id, outlet_id, verdict,
                     offer_status) in enumerate(query.iterator(), 1):
-            last_id = max(last_id, report_id)
             if uncounted:
                 pending.append(report_id)
             tally.add(day=created_at.date(), merchant_id=merchant_id, bank_id=bank_id, network_id=networks[bank_id],
@@ -198,14 +217,11 @@ def rebuild_rollups(on_progress=lambda count: None):
                       offer_status=offer_status)
             if count % 100_000 == 0:
                 on_progress(100_000)
-        with write_transaction(COUNTING_LOCK):
+        with write_transaction(COUNTING_LOCK + "-write"):
             MerchantDay.delete().execute()
             CustomerDay.delete().execute()
             tally.write()
             _set_uncounted(False, pending)
-            # Stored after the read (SQLite numbers reports in the order they commit) and
-            # perhaps counted meanwhile into the counters just replaced: pending again.
-            Feedback.update(uncounted=True).where(Feedback.id > last_id).execute()
     return count_reports_total(tally.totals)
 
 
