@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from .credentials import credentials_match
 from .feedback import record_feedback
-from .forms import ActionForm, LeaderboardForm, UserFeedbackForm, form_problems
+from .forms import LeaderboardForm, form_problems, user_feedback_form
 from .models import FeedbackType, utcnow
 from .ranking import Filters, merchant_leaderboard
 
@@ -69,9 +69,9 @@ def request_params():
         bad += undecodable_fields(request.get_data())
     if bad:
         raise ApiError("invalid_value", f"Invalid value for {bad[0]}: is not valid UTF-8.", bad)
-    params = MultiDict(request.args)
     if request.method != "POST":
-        return params
+        return request.args
+    params = MultiDict(request.args)
     if request.is_json:
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
@@ -140,7 +140,7 @@ def resolved_report(form, credentials):
 
 def user_feedback(params):
     """Record one customer report."""
-    form = validated(UserFeedbackForm(params))
+    form = validated(user_feedback_form(params))
     credentials = authenticated(form)
     bank, offer, outlet, feedback_type = resolved_report(form, credentials)
     config = current_app.config
@@ -214,7 +214,9 @@ def api():
     """Dispatch on the action parameter."""
     try:
         params = request_params()
-        action = validated(ActionForm(params)).action.data
+        action = (params.get("action") or "").strip()
+        if not action:
+            raise ApiError("missing_value", "Missing value for: action", ["action"])
         if action not in ACTIONS:
             raise ApiError("unknown_action", f"Unknown action; use one of: {', '.join(ACTIONS)}.", ["action"])
         return ACTIONS[action](params)

@@ -48,6 +48,20 @@ def test_published_url_records_a_report(client, report_params, bank_client):
     assert stored.latitude == pytest.approx(19.0597)
 
 
+def test_nothing_carries_over_from_one_request_to_the_next(client, report_params):
+    """Each thread re-uses one form (forms.user_feedback_form): no value or error may stay."""
+    bad = {**report_params, "comment": "x" * 1001, "user_longitude": None, "user_accuracy": "-1"}
+    body = assert_error(call(client, {k: v for k, v in bad.items() if v is not None}), 400, "invalid_value")
+    assert set(body["fields"]) == {"comment", "user_latitude", "user_longitude", "user_accuracy"}
+    plain = {k: v for k, v in report_params.items() if k not in ("comment", "user_latitude", "user_longitude")}
+    body = call(client, {**plain, "user_id": "next@example.com"}).get_json()
+    assert body["status"] == "success" and body["location"]["verdict"] == "not_shared"
+    stored = Feedback.get()
+    assert (stored.comment, stored.latitude, stored.longitude, stored.accuracy_m) == ("", None, None, None)
+    missing = call(client, {"action": "user_feedback"}).get_json()
+    assert missing["error"] == "missing_value" and "user_id" in missing["fields"]
+
+
 @pytest.mark.parametrize("action", ["user_feedback", "feedback"])
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_both_action_spellings_and_methods(client, report_params, action, method):
