@@ -4,7 +4,8 @@
 Loads /healthz (the baseline: a trivial JSON view) and then /api?action=user_feedback
 (about 1 in 10 requests repeats an earlier report, so is a duplicate) in the same run,
 and prints req/s, p50/p99 latency, their ratio, non-2xx counts, and reports accepted
-against rows stored. Usage: .venv/bin/python bench/ingest.py [--duration 10] [--connections 32]
+against rows stored; several runs, judged on their medians (the machine is shared).
+Usage: .venv/bin/python bench/ingest.py [--duration 10] [--connections 32] [--runs 3]
 """
 import argparse
 import json
@@ -12,6 +13,7 @@ import os
 import re
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,12 +34,13 @@ function setup(thread)
   table.insert(threads, thread)
 end
 function init(args)
+  run = args[1] or "1"
   sent, accepted, duplicates, failed = 0, 0, 0, 0
   math.randomseed(id * 7919)
 end
 local function report(n)
   local t = targets[(n * 7) % #targets + 1]
-  return "/api?action=user_feedback&" .. credentials .. "&user_id=bench-" .. id .. "-" .. n
+  return "/api?action=user_feedback&" .. credentials .. "&user_id=bench-" .. run .. "-" .. id .. "-" .. n
     .. "@example.com&user_latitude=" .. t[4] .. "&user_longitude=" .. t[5] .. "&user_accuracy=20"
     .. "&feedback_type=" .. (n % 5 + 1) .. "&comment=Refused+at+the+till&offer_code=" .. t[1]
     .. "&your_bank_code=" .. t[2] .. "&outlet_code=" .. t[3]
@@ -67,12 +70,12 @@ def run_py(env, *args):
     return subprocess.run([PYTHON, "run.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout
 
 
-def wrk(url, seconds, connections, script=None):
+def wrk(url, seconds, connections, script=None, run=1):
     """Run wrk and parse its figures."""
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
     if script:
         command += ["-s", str(script)]
-    out = subprocess.run(command + [url], check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(command + [url, "--", str(run)], check=True, capture_output=True, text=True).stdout
     figures = {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "p50": _ms(re.search(r"50%\s+([\d.]+\w+)", out).group(1)),
@@ -96,6 +99,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per endpoint")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--runs", type=int, default=3, help="repeat both loads; medians are judged")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: run `make setup`")
@@ -123,11 +127,14 @@ def main():
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([PYTHON, "run.py", "serve", "--port", str(port)], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    runs = []
     try:
         if not wait_until_up(base + "/healthz", server):
             sys.exit("the server did not start")
-        trivial = wrk(base + "/healthz", args.duration, args.connections)
-        ingest = wrk(base + "/api", args.duration, args.connections, script)
+        for run in range(1, args.runs + 1):
+            trivial = wrk(base + "/healthz", args.duration, args.connections)
+            ingest = wrk(base + "/api", args.duration, args.connections, script, run)
+            runs.append((trivial, ingest))
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -138,20 +145,30 @@ def main():
     sys.path.insert(0, str(ROOT))
     from backend.server import default_workers
 
-    print(f"gunicorn {default_workers()} sync workers, SQLite WAL, wrk -t2 -c{args.connections} -d{args.duration}s, {len(targets)} offer/outlet/bank targets")
-    print(f"{'endpoint':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'sock err':>8}")
-    for name, f in (("/healthz", trivial), ("/api?action=user_feedback", ingest)):
-        print(f"{name:28} {f['rps']:9.0f} {f['p50']:8.2f} {f['p99']:8.2f} {f['non2xx']:8d} {f['socket_errors']:8d}")
-    ratio = ingest["rps"] / trivial["rps"]
-    # Issue 2 asked for 35 % before the leaderboard's counters; with them (issue 4) 30 %.
-    print(f"ingest / trivial throughput: {ratio:.1%} (target >= 30% with the leaderboard counters)")
-    print(f"ingest p99: {ingest['p99']:.1f} ms (target < 30 ms)")
-    print(f"reports answered new: {ingest['accepted']}, duplicates: {ingest['duplicates']} "
-          f"({ingest['duplicates'] / max(1, ingest['requests']):.1%}), failed: {ingest['failed']}")
+    print(f"gunicorn {default_workers()} sync workers, SQLite WAL, wrk -t2 -c{args.connections} -d{args.duration}s, "
+          f"{len(targets)} offer/outlet/bank targets, {args.runs} runs (each: /healthz, then ingest)")
+    print(f"{'run':4} {'endpoint':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'sock err':>8} {'ratio':>7}")
+    for number, (trivial, ingest) in enumerate(runs, 1):
+        for name, f in (("/healthz", trivial), ("/api?action=user_feedback", ingest)):
+            ratio = f"{ingest['rps'] / trivial['rps']:7.1%}" if f is ingest else ""
+            print(f"{number:<4} {name:28} {f['rps']:9.0f} {f['p50']:8.2f} {f['p99']:8.2f} {f['non2xx']:8d} "
+                  f"{f['socket_errors']:8d} {ratio}")
+    # The machine is shared and noisy: the targets are judged on the medians of the runs.
+    ratio = statistics.median(ingest["rps"] / trivial["rps"] for trivial, ingest in runs)
+    p99 = statistics.median(ingest["p99"] for _, ingest in runs)
+    print(f"median ingest / trivial throughput: {ratio:.1%} (target >= 30% with the leaderboard counters)")
+    print(f"median ingest p99: {p99:.1f} ms (target < 30 ms); runs under 30 ms: "
+          f"{sum(ingest['p99'] < 30 for _, ingest in runs)} of {len(runs)}")
+    accepted = sum(ingest["accepted"] for _, ingest in runs)
+    duplicates = sum(ingest["duplicates"] for _, ingest in runs)
+    requests = sum(ingest["requests"] for _, ingest in runs)
+    failed = sum(ingest["failed"] + ingest["non2xx"] + ingest["socket_errors"] for _, ingest in runs)
+    print(f"reports answered new: {accepted}, duplicates: {duplicates} ({duplicates / max(1, requests):.1%}), "
+          f"failed: {failed}")
     # A few requests are still being answered when wrk stops: stored but not counted.
-    lost = max(0, ingest["accepted"] - stored)
-    print(f"rows stored: {stored} ({stored - ingest['accepted'] + lost} answered after wrk stopped), lost: {lost}")
-    met = ratio >= 0.30 and ingest["p99"] < 30 and ingest["non2xx"] == 0 and ingest["socket_errors"] == 0 and lost == 0
+    lost = max(0, accepted - stored)
+    print(f"rows stored: {stored} ({stored - accepted + lost} answered after wrk stopped), lost: {lost}")
+    met = ratio >= 0.30 and p99 < 30 and failed == 0 and lost == 0
     print("TARGET MET" if met else "TARGET MISSED")
 
 
