@@ -94,8 +94,9 @@ def note_stored():
     _Backlog.stored += 1
 
 
-def count_pending(batch_size=5000, wait=True):
-    """Add every stored report the counters do not include yet; returns how many.
+def count_pending(batch_size=5000, wait=True, one_batch=False):
+    """Add the stored reports the counters do not include yet (all, or the oldest
+    batch_size); returns how many.
 
     One counts at a time (the COUNTING_LOCK); with wait=False, give way to whoever does.
     Pending reports are read and summed outside the writers' lock, so only the final
@@ -106,7 +107,7 @@ def count_pending(batch_size=5000, wait=True):
         with exclusive(COUNTING_LOCK, wait) as acquired:
             counted = _count_batch(batch_size) if acquired else 0
         total += counted
-        if counted < batch_size:
+        if counted < batch_size or one_batch:
             return total
 
 
@@ -135,7 +136,9 @@ def count_after_response(response):
 
 def _count_quietly():
     try:
-        count_pending(batch_size=10 * COUNT_EVERY, wait=False)
+        # One batch: a backlog (after a rebuild, say) is not worth keeping this worker from
+        # its next request; the next count, or the next reader, takes the rest.
+        count_pending(batch_size=10 * COUNT_EVERY, wait=False, one_batch=True)
     except Exception:  # the answer is sent and the reports stay pending: the next count takes them
         logging.getLogger(__name__).exception("Counting pending reports failed")
 

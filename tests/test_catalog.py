@@ -117,3 +117,19 @@ def test_tables_made_by_an_older_version_gain_new_columns(app):
     create_tables()
     assert "widget_origins" in {c.name for c in database.get_columns("client")}
     assert Client.select().count() == 0
+
+
+def test_reports_stored_before_the_uncounted_column_count_as_counted(client, report_params):
+    """The version before it counted each report in its own transaction."""
+    from backend.db import database
+    from backend.models import Feedback, create_tables
+    from backend.rollups import count_pending
+
+    assert client.get("/api", query_string=report_params).status_code == 200
+    database.execute_sql('DROP INDEX "feedback_uncounted"')
+    database.execute_sql('ALTER TABLE "feedback" DROP COLUMN "uncounted"')
+    create_tables()
+    assert Feedback.get().uncounted is False
+    assert count_pending() == 0
+    assert client.get("/api", query_string={**report_params, "user_id": "new@example.com"}).status_code == 200
+    assert count_pending() == 1  # the partial index is back and finds new reports
