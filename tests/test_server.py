@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from backend.rollups import COUNT_EVERY
 from support import DATA, run_py, served, site_env
 
 
@@ -106,6 +107,25 @@ def test_concurrent_identical_reports_count_once(server):
     assert len({body["feedback_id"] for _, body, _ in answers}) == 1
     assert sum(not body["duplicate"] for _, body, _ in answers) == 1
     assert len(stored_rows(server, "user_id = 'racer@example.com'")) == 1
+
+
+def test_workers_count_reports_into_the_leaderboard_after_answering(server):
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda n: http(server, report(server, user_id=f"many{n}@example.com")),
+                                range(2 * COUNT_EVERY + 2)))
+    assert {status for status, _, _ in answers} == {200}
+    deadline = time.monotonic() + 10
+    while True:  # one statement, one snapshot: a count commits its counters and marks together
+        with sqlite3.connect(server["db"]) as conn:
+            counted, pending, stored = conn.execute(
+                "SELECT (SELECT COALESCE(SUM(reports), 0) FROM merchantday WHERE scope = 'all' AND feedback_type = 0 "
+                "AND city = ''), (SELECT COUNT(*) FROM feedback WHERE uncounted), (SELECT COUNT(*) FROM feedback)"
+            ).fetchone()
+        assert counted + pending == stored
+        if pending < 2 * COUNT_EVERY or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert pending < 2 * COUNT_EVERY  # at least one worker counted after its 64th report
 
 
 def test_revoked_key_stops_on_every_worker_within_seconds(server):
