@@ -20,7 +20,7 @@ from .accounts import admin_scope, authenticate, visible_banks
 from .charts import sparkline_points, weekly_chart
 from .models import AdminUser, Bank, Feedback, FeedbackType, Merchant, MerchantDay, Offer, Outlet, utcnow
 from .ranking import MIN_CUSTOMERS, Filters, merchant_leaderboard, scope_condition
-from .rollups import count_pending
+from .rollups import count_before_reading
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PERIODS = [SelectChoice("7", "Last 7 days"), SelectChoice("30", "Last 30 days"), SelectChoice("90", "Last 90 days"),
@@ -241,7 +241,7 @@ def visible_reports(merchant_id, filters):
 
 def merchant_or_404(merchant_id, scope):
     """The merchant, if this audience has ever seen a report about it."""
-    count_pending()
+    count_before_reading()
     merchant = Merchant.get_or_none(Merchant.id == merchant_id)
     seen = MerchantDay.select().where(MerchantDay.scope == scope, MerchantDay.merchant == merchant_id,
                                       MerchantDay.feedback_type == 0, MerchantDay.city == "").exists()

@@ -3,6 +3,7 @@ import fcntl
 import functools
 import hashlib
 import os
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -49,29 +50,49 @@ def use_database(url, wal_autocheckpoint=1000):
 
 
 @contextmanager
-def exclusive(name, wait=True):
+def exclusive(name, timeout=None):
     """Run alone among everyone holding the same name, in any process; yields whether it
-    got the lock (always, when it waits).
+    got the lock: always when timeout is None (it waits as long as it takes), else when
+    it got it within timeout seconds (0: one try).
 
     PostgreSQL: a transaction holding an advisory lock on the name. SQLite: an exclusive
     lock on a file beside the database (no transaction: the caller opens what it needs).
     """
     if isinstance(database.obj, PostgresqlDatabase):
         with database.atomic():
-            lock = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
-            acquired = database.execute_sql(f"SELECT {lock}(%s)", (lock_id(name),)).fetchone()[0] is not False
-            yield acquired
+            if timeout is None:
+                database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (lock_id(name),))
+            yield timeout is None or _within(timeout, lambda: database.execute_sql(
+                "SELECT pg_try_advisory_xact_lock(%s)", (lock_id(name),)).fetchone()[0])
         return
     lock_file = _lock_file(database.database, name)
-    try:
-        fcntl.flock(lock_file, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    if timeout is None:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+    elif not _within(timeout, lambda: _try_flock(lock_file)):
         yield False
         return
     try:
         yield True
     finally:
         fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+def _try_flock(lock_file):
+    try:
+        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def _within(seconds, attempt, pause=0.01):
+    """Whether attempt() succeeds, tried until seconds have passed (at least once)."""
+    deadline = time.monotonic() + seconds
+    while not attempt():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(pause)
+    return True
 
 
 def lock_id(name):

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from peewee import fn
 
 from .models import Bank, CustomerDay, Feedback, FeedbackType, Merchant, MerchantDay
-from .rollups import count_pending
+from .rollups import count_before_reading
 
 MIN_CUSTOMERS = 3  # distinct customers in the period before a merchant is ranked
 SPIKE_FACTOR = 3  # this week against the mean of the 8 weeks before it
@@ -88,7 +88,7 @@ def scope_condition(model, scope):
 
 def merchant_leaderboard(filters, today, limit=25, min_customers=MIN_CUSTOMERS):
     """Rank merchants by score for an audience and filters; low-volume ones listed apart."""
-    count_pending()
+    count_before_reading()
     totals = (_rollup(filters, filters.start, filters.end)
               .select(MerchantDay.merchant, *_counter_columns(filters.verified_only))
               .group_by(MerchantDay.merchant).tuples())

@@ -80,9 +80,11 @@ class Tally:
 # Reports are stored without touching the counters: after every COUNT_EVERY-th report a
 # process stores, once its answer is sent, it counts what is pending (count_after_response).
 # In one go the counters take far fewer writes than report by report (bench/ingest.py).
-# Readers count what is pending first, so they always see every stored report.
+# Readers count what is pending first (count_before_reading), so they see every stored
+# report.
 COUNT_EVERY = 64
 COUNTING_LOCK = "rollups"
+READ_WAIT_SECONDS = 2
 
 
 class _Backlog:
@@ -94,17 +96,17 @@ def note_stored():
     _Backlog.stored += 1
 
 
-def count_pending(batch_size=5000, wait=True, one_batch=False):
+def count_pending(batch_size=5000, timeout=None, one_batch=False):
     """Add the stored reports the counters do not include yet (all, or the oldest
     batch_size); returns how many.
 
-    One counts at a time (the COUNTING_LOCK); with wait=False, give way to whoever does.
-    Pending reports are read and summed outside the writers' lock, so only the final
-    writes hold up reports being stored meanwhile.
+    One counts at a time (the COUNTING_LOCK); with a timeout (seconds), give way to whoever
+    still holds it by then. Pending reports are read and summed outside the writers' lock,
+    so only the final writes hold up reports being stored meanwhile.
     """
     total = 0
     while True:
-        with exclusive(COUNTING_LOCK, wait) as acquired:
+        with exclusive(COUNTING_LOCK, timeout) as acquired:
             counted = _count_batch(batch_size) if acquired else 0
         total += counted
         if counted < batch_size or one_batch:
@@ -126,6 +128,12 @@ def _count_batch(limit):
     return len(rows)
 
 
+def count_before_reading():
+    """Count what is pending before reading the counters. A rebuild holds the counting
+    lock for minutes: after READ_WAIT_SECONDS, read the counters as they are."""
+    count_pending(timeout=READ_WAIT_SECONDS)
+
+
 def count_after_response(response):
     """Flask after_request hook: count what is pending once this answer is sent, when due."""
     if _Backlog.stored >= COUNT_EVERY:
@@ -138,7 +146,7 @@ def _count_quietly():
     try:
         # One batch: a backlog (after a rebuild, say) is not worth keeping this worker from
         # its next request; the next count, or the next reader, takes the rest.
-        count_pending(batch_size=10 * COUNT_EVERY, wait=False, one_batch=True)
+        count_pending(batch_size=10 * COUNT_EVERY, timeout=0, one_batch=True)
     except Exception:  # the answer is sent and the reports stay pending: the next count takes them
         logging.getLogger(__name__).exception("Counting pending reports failed")
 

@@ -1,13 +1,19 @@
 """The leaderboard's rules, each on constructed data, and counters that equal a recount."""
+import fcntl
+import time
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 
+import psycopg2
 import pytest
 
+from backend import rollups
 from backend.catalog import import_catalog
+from backend.db import lock_id, sqlite_path
 from backend.feedback import record_feedback
 from backend.models import Bank, CustomerDay, Feedback, FeedbackType, Merchant, MerchantDay, Network, Offer, Outlet
 from backend.ranking import Filters, merchant_leaderboard
-from backend.rollups import COUNT_EVERY, count_pending, rebuild_rollups
+from backend.rollups import COUNT_EVERY, COUNTING_LOCK, count_pending, rebuild_rollups
 
 TODAY = date(2026, 6, 30)
 NOON = datetime(2026, 6, 30, 12, 0)
@@ -181,3 +187,31 @@ def test_the_leaderboard_counts_what_is_pending_and_a_rebuild_keeps_later_report
     assert count_pending() == 0
     board = merchant_leaderboard(Filters("all", TODAY - timedelta(days=6), TODAY), TODAY)
     assert [(row.code, row.reports, row.distinct_customers) for row in board.ranked] == [("S1", 4, 4)]
+
+
+@contextmanager
+def counting_lock_held_elsewhere(database_url):
+    """Hold the counting lock as another process would (a rebuild, say)."""
+    if database_url.startswith("sqlite:///"):
+        with open(sqlite_path(database_url) + "-" + COUNTING_LOCK + ".lock", "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            yield
+        return
+    conn = psycopg2.connect(database_url)
+    try:
+        conn.cursor().execute("SELECT pg_advisory_xact_lock(%s)", (lock_id(COUNTING_LOCK),))
+        yield
+    finally:
+        conn.rollback()
+        conn.close()
+
+
+def test_a_reader_does_not_wait_long_for_whoever_is_counting(shops, app, monkeypatch):
+    monkeypatch.setattr(rollups, "READ_WAIT_SECONDS", 0.3)
+    for n in range(3):
+        report("S1", f"u{n}")
+    with counting_lock_held_elsewhere(app.config["DATABASE_URL"]):
+        began = time.monotonic()
+        assert board().ranked == []  # the counters as they are: nothing counted yet
+        assert 0.3 <= time.monotonic() - began < 5
+    assert [(row.code, row.reports) for row in board().ranked] == [("S1", 3)]
