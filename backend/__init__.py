@@ -14,6 +14,7 @@ def create_app(test_config=None):
         app.config.update(test_config)
     # Keep keys in the order written: "status" first reads better in curl output.
     app.json.sort_keys = False
+    app.session_interface = admin.AdminSessions()
     db.init_app(app)
     app.extensions["lookups"] = Lookups(app.config["CATALOG_CACHE_SECONDS"], app.config["CREDENTIAL_CACHE_SECONDS"])
     app.register_blueprint(api.bp)

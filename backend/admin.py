@@ -10,6 +10,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 from peewee import fn
 from wtforms import BooleanField, DateField, EmailField, Form, PasswordField, SelectField
 from wtforms.csrf.session import SessionCSRF
@@ -23,6 +24,16 @@ from .ranking import MIN_CUSTOMERS, Filters, merchant_leaderboard, scope_conditi
 from .rollups import count_before_reading
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+class AdminSessions(SecureCookieSessionInterface):
+    """Only the admin pages keep a session: every other request (the API's, the widget's)
+    skips reading and verifying the cookie, and sees an empty session it cannot write."""
+
+    def open_session(self, app, request):
+        if request.path == bp.url_prefix or request.path.startswith(bp.url_prefix + "/"):
+            return super().open_session(app, request)
+        return None  # Flask then uses its null session
 PERIODS = [SelectChoice("7", "Last 7 days"), SelectChoice("30", "Last 30 days"), SelectChoice("90", "Last 90 days"),
            SelectChoice("custom", "From … to …")]
 

@@ -142,7 +142,9 @@ class Feedback(BaseModel):
     the queries use the composite indexes below.
     """
 
-    public_id = CharField(unique=True, max_length=32)
+    # Opaque, random (64 bits): nothing looks a report up by it, so it has no index, which
+    # would cost every report a write at a random place (see create_tables).
+    public_id = CharField(max_length=32)
     channel = CharField(max_length=16)  # api, widget or import
     client = ForeignKeyField(Client, null=True, backref="reports", index=False)
     bank = ForeignKeyField(Bank, backref="reports", index=False)
@@ -258,5 +260,7 @@ def create_tables():
     with database.atomic():
         _add_missing_columns()
         database.create_tables(MODELS, safe=True)
+        # Earlier versions kept a unique index on the public id.
+        database.execute_sql('DROP INDEX IF EXISTS "feedback_public_id"')
         for type_id, slug, label in DEFAULT_FEEDBACK_TYPES:
             FeedbackType.insert(id=type_id, slug=slug, label=label).on_conflict_ignore().execute()

@@ -9,6 +9,7 @@ import time
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
+from gunicorn.http.body import LengthReader
 from gunicorn.workers.sync import SyncWorker
 
 from .db import sqlite_path
@@ -41,7 +42,8 @@ class RedactingLogger(Logger):
 
 
 class PromptSyncWorker(SyncWorker):
-    """gunicorn's sync worker, which drops a connection that sends no request within seconds.
+    """gunicorn's sync worker, which neither waits for a request that does not come nor
+    for the client to hang up after its answer.
 
     Browsers open spare connections ahead of need; a plain sync worker waits on such a
     connection until its 30-second timeout, and with one worker per core the widget then
@@ -56,6 +58,17 @@ class PromptSyncWorker(SyncWorker):
             client.close()
             return
         super().handle(listener, client, addr)
+
+    def handle_request(self, listener, req, client, addr):
+        super().handle_request(listener, req, client, addr)
+        # gunicorn then closes gracefully: it reads until the client hangs up, lest unread
+        # request bytes make the close a reset that loses the answer. With the whole request
+        # read and nothing more arrived, that wait only keeps the worker from the next
+        # request (9 % of its time under bench/ingest.py): close now. The later graceful
+        # close of the closed socket does nothing.
+        reader = req.body.reader
+        if isinstance(reader, LengthReader) and reader.length == 0 and not select.select([client], [], [], 0)[0]:
+            client.close()
 
 
 class GunicornServer(BaseApplication):

@@ -156,7 +156,7 @@ def main():
     # The machine is shared and noisy: the targets are judged on the medians of the runs.
     ratio = statistics.median(ingest["rps"] / trivial["rps"] for trivial, ingest in runs)
     p99 = statistics.median(ingest["p99"] for _, ingest in runs)
-    print(f"median ingest / trivial throughput: {ratio:.1%} (target >= 30% with the leaderboard counters)")
+    print(f"median ingest / trivial throughput: {ratio:.1%} (target >= 35%)")
     print(f"median ingest p99: {p99:.1f} ms (target < 30 ms); runs under 30 ms: "
           f"{sum(ingest['p99'] < 30 for _, ingest in runs)} of {len(runs)}")
     accepted = sum(ingest["accepted"] for _, ingest in runs)
@@ -168,7 +168,7 @@ def main():
     # A few requests are still being answered when wrk stops: stored but not counted.
     lost = max(0, accepted - stored)
     print(f"rows stored: {stored} ({stored - accepted + lost} answered after wrk stopped), lost: {lost}")
-    met = ratio >= 0.30 and p99 < 30 and failed == 0 and lost == 0
+    met = ratio >= 0.35 and p99 < 30 and failed == 0 and lost == 0
     print("TARGET MET" if met else "TARGET MISSED")
 
 

@@ -119,6 +119,15 @@ def test_tables_made_by_an_older_version_gain_new_columns(app):
     assert Client.select().count() == 0
 
 
+def test_the_unique_index_of_older_versions_on_public_ids_is_dropped(app):
+    from backend.db import database
+    from backend.models import create_tables
+
+    database.execute_sql('CREATE UNIQUE INDEX "feedback_public_id" ON "feedback" ("public_id")')
+    create_tables()
+    assert "feedback_public_id" not in {index.name for index in database.get_indexes("feedback")}
+
+
 def test_reports_stored_before_the_uncounted_column_count_as_counted(client, report_params):
     """The version before it counted each report in its own transaction."""
     from backend.db import database

@@ -1,6 +1,7 @@
 """The real thing: run.py serve (gunicorn, 2 workers) on a free port, called over HTTP."""
 import json
 import re
+import socket
 import sqlite3
 import time
 import urllib.error
@@ -97,6 +98,27 @@ def test_protocol_errors_over_http(server):
     with pytest.raises(urllib.error.HTTPError) as raised:
         urllib.request.urlopen(server["base"] + "/api/nothing-here", timeout=5)
     assert json.loads(raised.value.read())["error"] == "not_found"
+
+
+def test_a_client_keeping_its_connection_open_holds_no_worker(server):
+    """gunicorn waits up to 2 s for a client to hang up after its answer; with the request
+    read whole, the worker goes on to the next one at once."""
+    address = urllib.parse.urlsplit(server["base"])
+    lingering = []
+    try:
+        for _ in range(2):  # one per worker
+            connection = socket.create_connection((address.hostname, address.port), timeout=5)
+            connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+            answer = b""
+            while chunk := connection.recv(4096):
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 200 OK") and answer.endswith(b'{"status":"ok"}\n')
+            lingering.append(connection)  # never closed by this client
+        with urllib.request.urlopen(server["base"] + "/healthz", timeout=1) as response:
+            assert response.status == 200
+    finally:
+        for connection in lingering:
+            connection.close()
 
 
 def test_concurrent_identical_reports_count_once(server):
