@@ -100,6 +100,9 @@ def lock_id(name):
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
+WRITER_LOCK = "writer"
+
+
 @contextmanager
 def write_transaction(key):
     """A transaction that runs alone among writers using the same key.
@@ -112,7 +115,7 @@ def write_transaction(key):
         with exclusive(key):
             yield
         return
-    with exclusive("writer"), database.atomic():
+    with exclusive(WRITER_LOCK), database.atomic():
         yield
 
 

@@ -3,6 +3,8 @@ import json
 import re
 import socket
 import sqlite3
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -11,8 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from backend.db import database, use_database, write_transaction
 from backend.rollups import COUNT_EVERY
-from support import DATA, run_py, served, site_env
+from backend.server import checkpoint
+from support import DATA, ROOT, run_py, served, site_env
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +102,46 @@ def test_protocol_errors_over_http(server):
     with pytest.raises(urllib.error.HTTPError) as raised:
         urllib.request.urlopen(server["base"] + "/api/nothing-here", timeout=5)
     assert json.loads(raised.value.read())["error"] == "not_found"
+
+
+def test_the_wal_starts_over_under_a_steady_stream_of_writes(tmp_path):
+    """Each writer finds frames not yet copied back, so the WAL only grows; above the limit,
+    the checkpoint copies the rest while writers wait, and the next writer starts it over."""
+    path = tmp_path / "wal.db"
+    use_database(f"sqlite:///{path}", wal_autocheckpoint=0)
+    database.execute_sql("CREATE TABLE t (x)")
+    # Another process, as gunicorn's workers are to its master (flock is per open file).
+    writer = subprocess.Popen([sys.executable, "-c", WRITER.format(url=f"sqlite:///{path}")], cwd=ROOT)
+    checker = sqlite3.connect(path, isolation_level=None)
+
+    def wal_lengths(restart_above_pages, times=25):
+        lengths = []
+        for _ in range(times):
+            time.sleep(0.02)
+            lengths.append(checkpoint(checker, restart_above_pages))
+        return lengths
+
+    try:
+        deadline = time.monotonic() + 20
+        while checkpoint(checker, 10**9) < 10 and time.monotonic() < deadline:  # the writer has started
+            time.sleep(0.05)
+        unlimited = wal_lengths(10**9)
+        limited = wal_lengths(200)
+    finally:
+        writer.terminate()
+        writer.wait()
+        checker.close()
+    assert unlimited == sorted(unlimited) and unlimited[-1] > 2 * unlimited[0], unlimited
+    assert max(limited[1:]) < unlimited[-1] / 2, (unlimited, limited)
+
+
+WRITER = """
+from backend.db import database, use_database, write_transaction
+use_database("{url}", wal_autocheckpoint=0)
+while True:
+    with write_transaction("t"):
+        database.execute_sql("INSERT INTO t VALUES (randomblob(3000))")
+"""
 
 
 def test_a_client_keeping_its_connection_open_holds_no_worker(server):
