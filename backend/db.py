@@ -131,7 +131,11 @@ os.register_at_fork(after_in_child=_lock_file.cache_clear)
 
 
 def _connect():
-    # Kept open after the request: reconnecting each time halves ingest throughput.
+    # Kept open after the request: reconnecting each time halves ingest throughput. A
+    # PostgreSQL connection the server cut (a restart, an idle timeout) stays unusable:
+    # psycopg2 marks it closed when a query finds it cut, and the next request reconnects.
+    if isinstance(database.obj, PostgresqlDatabase) and not database.is_closed() and database.connection().closed:
+        database.close()
     database.connect(reuse_if_open=True)
 
 

@@ -1,6 +1,7 @@
 """The /api endpoint through Flask's test client, on SQLite and on PostgreSQL."""
 import json
 
+import psycopg2
 import pytest
 
 from backend.credentials import add_api_key, revoke_api_key
@@ -323,3 +324,19 @@ def test_server_error_hides_internals(client, report_params, app):
     assert body == {"status": "error", "error": "server_error",
                     "message": "The server could not answer; try again later.", "fields": []}
     assert "feedback" not in json.dumps(body).lower().replace("offers feedback", "")
+
+
+def test_the_database_connection_is_opened_again_after_it_was_lost(client, report_params, database_url):
+    """A PostgreSQL restart (or a proxy dropping idle connections) cuts each worker's kept
+    connection: the request that finds it cut is answered server_error, the next works."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite keeps no server connection")
+    assert call(client, report_params).status_code == 200
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE pid <> pg_backend_pid() AND datname = current_database()")
+    first = call(client, {**report_params, "user_id": "first@example.com"})
+    assert first.status_code in (200, 500) and first.get_json()["status"] in ("success", "error")
+    second = call(client, {**report_params, "user_id": "second@example.com"})
+    assert second.status_code == 200, second.get_json()
+    assert Feedback.select().where(Feedback.user_id == "second@example.com").count() == 1
