@@ -1,5 +1,6 @@
 """Offers Feedback: the Flask application factory."""
 from flask import Flask, render_template
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import admin, api, db, rollups, widget
 from .config import settings
@@ -14,6 +15,9 @@ def create_app(test_config=None):
         app.config.update(test_config)
     # Keep keys in the order written: "status" first reads better in curl output.
     app.json.sort_keys = False
+    if app.config["PROXIES"]:
+        # The widget's per-IP limit needs the customer's address, not the proxy's.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXIES"], x_proto=app.config["PROXIES"])
     app.session_interface = admin.AdminSessions()
     db.init_app(app)
     app.extensions["lookups"] = Lookups(app.config["CATALOG_CACHE_SECONDS"], app.config["CREDENTIAL_CACHE_SECONDS"])

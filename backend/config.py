@@ -47,6 +47,10 @@ def settings():
         # Widget reports allowed per hour from one device (or signed user) and from one IP.
         "WIDGET_REPORTS_PER_DEVICE_HOUR": int(env("WIDGET_REPORTS_PER_DEVICE_HOUR", 10)),
         "WIDGET_REPORTS_PER_IP_HOUR": int(env("WIDGET_REPORTS_PER_IP_HOUR", 30)),
+        # Proxies in front of the server (load balancer, nginx): the client's address and
+        # scheme are read from the X-Forwarded-For/-Proto entries this many proxies added.
+        # 0 ignores those headers (anyone can send them), for a server reached directly.
+        "PROXIES": int(env("PROXIES", 0)),
         # Admin sessions: the cookie is never readable by scripts nor sent by other sites' forms.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from backend import create_app
 from backend.credentials import create_client, user_signature
 from backend.models import Bank, Feedback, Network, utcnow
 
@@ -182,6 +183,20 @@ def test_hourly_limit_per_ip(client, widget, app):
     app.config["WIDGET_REPORTS_PER_IP_HOUR"] = 1
     post(client, "report", token_of(open_frame(client, widget, device="a")))
     assert post(client, "report", token_of(open_frame(client, widget, device="b"))).status_code == 429
+
+
+def test_behind_a_proxy_the_limit_per_ip_reads_the_forwarded_address(client, widget, app):
+    settings = {key: app.config[key] for key in ("TESTING", "DATABASE_URL", "CREDENTIAL_CACHE_SECONDS",
+                                                 "CATALOG_CACHE_SECONDS")}
+    proxied = create_app({**settings, "PROXIES": 1, "WIDGET_REPORTS_PER_IP_HOUR": 1}).test_client()
+    for address, status in (("203.0.113.7", 200), ("198.51.100.9", 200), ("203.0.113.7", 429)):
+        proxied.environ_base["HTTP_X_FORWARDED_FOR"] = address
+        assert post(proxied, "report", token_of(open_frame(proxied, widget, device=address))).status_code == status
+    # Reached directly (the default), the header is anyone's to send: not trusted.
+    app.config["WIDGET_REPORTS_PER_IP_HOUR"] = 1
+    for address, status in (("192.0.2.1", 200), ("192.0.2.2", 429)):
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = address
+        assert post(client, "report", token_of(open_frame(client, widget, device=address))).status_code == status
 
 
 def test_network_widget_needs_a_bank_on_its_network(client, catalog):
