@@ -326,11 +326,10 @@ def test_server_error_hides_internals(client, report_params, app):
     assert "feedback" not in json.dumps(body).lower().replace("offers feedback", "")
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite keeps no server connection
 def test_the_database_connection_is_opened_again_after_it_was_lost(client, report_params, database_url):
     """A PostgreSQL restart (or a proxy dropping idle connections) cuts each worker's kept
     connection: the request that finds it cut is answered server_error, the next works."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite keeps no server connection")
     assert call(client, report_params).status_code == 200
     with psycopg2.connect(database_url) as conn, conn.cursor() as cursor:
         cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
