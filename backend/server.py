@@ -110,12 +110,21 @@ def checkpoint_in_background(path, every_seconds=0.1, restart_above_pages=20_000
     """
 
     def run():
-        connection = sqlite3.connect(path, timeout=30, isolation_level=None)
+        with IN_SQLITE:
+            connection = sqlite3.connect(path, timeout=30, isolation_level=None)
         while True:
             time.sleep(every_seconds)
-            checkpoint(connection, restart_above_pages)
+            with IN_SQLITE:
+                checkpoint(connection, restart_above_pages)
 
     threading.Thread(target=run, name="sqlite-checkpoint", daemon=True).start()
+
+
+# gunicorn forks workers while the checkpoint thread runs (at start, and to replace one). A
+# child forked while that thread is inside SQLite would inherit SQLite's mutexes locked,
+# with no thread left to unlock them, and hang on its first query: forks wait for it.
+IN_SQLITE = threading.Lock()
+os.register_at_fork(before=IN_SQLITE.acquire, after_in_parent=IN_SQLITE.release, after_in_child=IN_SQLITE.release)
 
 
 def checkpoint(connection, restart_above_pages):

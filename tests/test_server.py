@@ -1,10 +1,12 @@
 """The real thing: run.py serve (gunicorn, 2 workers) on a free port, called over HTTP."""
 import json
+import os
 import re
 import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -15,7 +17,7 @@ import pytest
 
 from backend.db import database, use_database, write_transaction
 from backend.rollups import COUNT_EVERY
-from backend.server import checkpoint
+from backend.server import IN_SQLITE, checkpoint
 from support import DATA, ROOT, run_py, served, site_env
 
 
@@ -142,6 +144,24 @@ while True:
     with write_transaction("t"):
         database.execute_sql("INSERT INTO t VALUES (randomblob(3000))")
 """
+
+
+def test_a_fork_waits_while_the_checkpoint_thread_is_inside_sqlite():
+    forked = threading.Event()
+
+    def fork():
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        forked.set()
+
+    with IN_SQLITE:  # as the checkpoint thread holds it around each call into SQLite
+        forker = threading.Thread(target=fork)
+        forker.start()
+        assert not forked.wait(0.3)
+    forker.join(10)
+    assert forked.is_set()
 
 
 def test_a_client_keeping_its_connection_open_holds_no_worker(server):
