@@ -67,12 +67,15 @@ class Tally:
             total = self.totals.get(row[:5])
             self.totals[row[:5]] = row[5:] if total is None else tuple(map(operator.add, total, row[5:]))
 
-    def write(self):
-        """Insert the customer-days and add the totals to the MerchantDay rows (in a transaction)."""
+    def write(self, customer_day_sql=None, merchant_day_sql=None):
+        """Insert the customer-days and add the totals to the MerchantDay rows (in a transaction),
+        or run the statements given on the same rows."""
         # executemany on the driver's cursor: peewee's insert_many is far slower at millions of rows.
         cursor = database.cursor()
-        for sql, rows in ((_customer_day_sql(database.param), [k + v for k, v in self.customer_days.items()]),
-                          (_merchant_day_sql(database.param), [k + v for k, v in self.totals.items()])):
+        for sql, rows in ((customer_day_sql or _customer_day_sql(database.param),
+                           [k + v for k, v in self.customer_days.items()]),
+                          (merchant_day_sql or _merchant_day_sql(database.param),
+                           [k + v for k, v in self.totals.items()])):
             for start in range(0, len(rows), 50_000):
                 cursor.executemany(sql, rows[start:start + 50_000])
 
@@ -189,51 +192,93 @@ def _set_uncounted(value, ids, batch_size=500):
                              f'({", ".join([database.param] * len(chunk))})', [value, *chunk])
 
 
+CUSTOMER_DAY_COLUMNS = ("merchant_id", "day", "user_id", "bank_id", "network_id")
+MERCHANT_DAY_COLUMNS = ("scope", "feedback_type", "city", "day", "merchant_id") + COUNTERS
+
+
+@functools.cache
+def _insert_sql(table, columns, param):
+    names = ", ".join(f'"{c}"' for c in columns)
+    return f'INSERT INTO "{table}" ({names}) VALUES ({", ".join([param] * len(columns))})'
+
+
 @functools.cache
 def _customer_day_sql(param):
-    return (f'INSERT INTO "customerday" ("merchant_id", "day", "user_id", "bank_id", "network_id") '
-            f'VALUES ({", ".join([param] * 5)}) ON CONFLICT DO NOTHING')
+    return _insert_sql("customerday", CUSTOMER_DAY_COLUMNS, param) + " ON CONFLICT DO NOTHING"
 
 
 @functools.cache
 def _merchant_day_sql(param):
     """Add one row's counters (for executemany: 100-row statements were twice as slow, measured)."""
-    key = '"scope", "feedback_type", "city", "day", "merchant_id"'
-    names = key + ", " + ", ".join(f'"{c}"' for c in COUNTERS)
+    key = ", ".join(f'"{c}"' for c in MERCHANT_DAY_COLUMNS[:5])
     updates = ", ".join(f'"{c}" = "merchantday"."{c}" + excluded."{c}"' for c in COUNTERS)
-    return (f'INSERT INTO "merchantday" ({names}) VALUES ({", ".join([param] * (5 + len(COUNTERS)))}) '
-            f'ON CONFLICT ({key}) DO UPDATE SET {updates}')
+    return _insert_sql("merchantday", MERCHANT_DAY_COLUMNS, param) + f" ON CONFLICT ({key}) DO UPDATE SET {updates}"
 
 
 def rebuild_rollups(on_progress=lambda count: None):
-    """Recompute every counter from the stored reports (in report order).
+    """Recompute every counter from the stored reports (in report order); returns how many.
 
     Holds the counting lock throughout, so nothing else counts meanwhile; reports stored
-    meanwhile stay pending and count afterwards. Reads without holding up the writers.
+    meanwhile stay pending and count afterwards. Reads without holding up the writers,
+    and keeps one day in memory at a time: a day's counters are final once the reports
+    (in time order) reach the next day, so they wait in staging tables until the end,
+    when one transaction swaps them in.
     """
     with exclusive(COUNTING_LOCK):
         networks = dict(Bank.select(Bank.id, Bank.network).tuples())
         cities = dict(Outlet.select(Outlet.id, Outlet.city).tuples())
-        tally, pending = Tally(), []
+        staging = _Staging()
+        tally, day, pending, total = Tally(), None, [], 0
         query = (Feedback.select(Feedback.id, Feedback.uncounted, Feedback.created_at, Feedback.merchant, Feedback.bank,
                                  Feedback.user_id, Feedback.feedback_type, Feedback.outlet, Feedback.verdict,
                                  Feedback.offer_status)
                  .order_by(Feedback.created_at, Feedback.id).tuples())
         for count, (report_id, uncounted, created_at, merchant_id, bank_id, user_id, type_id, outlet_id, verdict,
                     offer_status) in enumerate(query.iterator(), 1):
+            if created_at.date() != day:
+                total += staging.add(tally)
+                tally, day = Tally(), created_at.date()
             if uncounted:
                 pending.append(report_id)
-            tally.add(day=created_at.date(), merchant_id=merchant_id, bank_id=bank_id, network_id=networks[bank_id],
+            tally.add(day=day, merchant_id=merchant_id, bank_id=bank_id, network_id=networks[bank_id],
                       user_id=user_id, type_id=type_id, city=cities.get(outlet_id, ""), verdict=verdict,
                       offer_status=offer_status)
             if count % 100_000 == 0:
                 on_progress(100_000)
+        total += staging.add(tally)
         with write_transaction(COUNTING_LOCK + "-write"):
             MerchantDay.delete().execute()
             CustomerDay.delete().execute()
-            tally.write()
+            staging.move()
             _set_uncounted(False, pending)
-    return count_reports_total(tally.totals)
+        staging.drop()
+    return total
+
+
+class _Staging:
+    """Temporary tables (this connection's own) shaped like the counters' tables."""
+
+    TABLES = ("customerday", "merchantday")
+
+    def __init__(self):
+        for table in self.TABLES:
+            # A rebuild that failed on SQLite leaves its tables until the connection closes.
+            database.execute_sql(f'DROP TABLE IF EXISTS "staged_{table}"')
+            database.execute_sql(f'CREATE TEMPORARY TABLE "staged_{table}" AS SELECT * FROM "{table}" WHERE 1 = 0')
+
+    def add(self, tally):
+        """Stage a finished day's rows; returns the reports they count."""
+        tally.write(*(_insert_sql(f"staged_{table}", columns, database.param)
+                      for table, columns in zip(self.TABLES, (CUSTOMER_DAY_COLUMNS, MERCHANT_DAY_COLUMNS))))
+        return count_reports_total(tally.totals)
+
+    def move(self):
+        for table in self.TABLES:
+            database.execute_sql(f'INSERT INTO "{table}" SELECT * FROM "staged_{table}"')
+
+    def drop(self):
+        for table in self.TABLES:
+            database.execute_sql(f'DROP TABLE "staged_{table}"')
 
 
 def count_reports_total(totals):
