@@ -8,8 +8,8 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from .credentials import credentials_match
-from .feedback import record_feedback
-from .forms import LeaderboardForm, form_problems, user_feedback_form
+from .feedback import ReportRejected, Rules, keyed_hash, submit_report
+from .forms import LeaderboardForm, form_problems, reported_at_problem, user_feedback_form
 from .models import FeedbackType, utcnow
 from .ranking import Filters, merchant_leaderboard
 
@@ -114,52 +114,33 @@ def authenticated(form):
     return credentials
 
 
-def resolved_report(form, credentials):
-    """The catalogue rows a report names, checked to belong together and to the client."""
-    lookups = current_app.extensions["lookups"]
-    bank = lookups.bank(form.your_bank_code.data)
-    if bank is None:
-        raise ApiError("unknown_code", "Unknown your_bank_code.", ["your_bank_code"])
-    if not credentials.serves(bank):
-        raise ApiError("not_allowed", "This client may not report for that bank.", ["your_bank_code"])
-    offer = lookups.offer(form.offer_code.data)
-    if offer is None:
-        raise ApiError("unknown_code", "Unknown offer_code.", ["offer_code"])
-    if not offer.powered_for(bank):
-        raise ApiError("unknown_code", "That offer is not one of this bank's offers.", ["offer_code", "your_bank_code"])
-    outlet = lookups.outlet(form.outlet_code.data)
-    if outlet is None:
-        raise ApiError("unknown_code", "Unknown outlet_code.", ["outlet_code"])
-    if outlet.merchant_id != offer.merchant_id:
-        raise ApiError("unknown_code", "That outlet is not one of the offer's merchant's outlets.", ["outlet_code", "offer_code"])
-    feedback_type = lookups.feedback_type(form.feedback_type.data)
-    if feedback_type is None:
-        raise ApiError("unknown_code", "Unknown feedback_type: see action=feedback_types.", ["feedback_type"])
-    return bank, offer, outlet, feedback_type
+# A report an app queued offline may arrive late; older history goes through import-reports.
+REPORTED_AT_MAX_AGE = timedelta(days=7)
 
 
 def user_feedback(params):
     """Record one customer report."""
     form = validated(user_feedback_form(params))
-    credentials = authenticated(form)
-    bank, offer, outlet, feedback_type = resolved_report(form, credentials)
     config = current_app.config
-    result = record_feedback(
-        bank=bank,
-        offer=offer,
-        outlet=outlet,
-        feedback_type=feedback_type,
-        user_id=form.user_id.data,
-        latitude=form.user_latitude.data,
-        longitude=form.user_longitude.data,
-        accuracy_m=form.user_accuracy.data,
-        comment=form.comment.data or "",
-        client_id=credentials.client_id,
-        channel="api",
-        now=utcnow(),
-        default_radius_m=config["LOCATION_RADIUS_M"],
-        duplicate_window=timedelta(hours=config["DUPLICATE_WINDOW_HOURS"]),
-    )
+    now = utcnow()
+    if form.reported_at.data is not None:
+        problem = reported_at_problem(form.reported_at.data, now, REPORTED_AT_MAX_AGE)
+        if problem:
+            raise ApiError("invalid_value", f"Invalid value for reported_at: {problem}.", ["reported_at"])
+    credentials = authenticated(form)
+    secret = config["SECRET_KEY"]
+    try:
+        result = submit_report(
+            current_app.extensions["lookups"], Rules.from_config(config), credentials,
+            bank_code=form.your_bank_code.data, offer_code=form.offer_code.data, outlet_code=form.outlet_code.data,
+            feedback_type=form.feedback_type.data, user_id=form.user_id.data, now=form.reported_at.data or now,
+            received_at=now, latitude=form.user_latitude.data, longitude=form.user_longitude.data,
+            accuracy_m=form.user_accuracy.data, comment=form.comment.data or "", channel="api",
+            ip_hash=keyed_hash(secret, form.client_ip.data) if form.client_ip.data else None,
+            device_hash=keyed_hash(secret, "device:" + form.device_id.data) if form.device_id.data else None,
+        )
+    except ReportRejected as exc:
+        raise ApiError(exc.code, exc.message, exc.fields) from None
     message = (
         "Already reported recently; counted once." if result.duplicate else "Thank you, your feedback was recorded."
     )
@@ -192,16 +173,22 @@ def leaderboard(params):
     today = utcnow().date()
     start, end = form.dates if form.dates[0] else (today - timedelta(days=int(form.period.data or 30) - 1), today)
     scope = f"bank:{credentials.bank_id}" if credentials.bank_id else f"network:{credentials.network_id}"
-    board = merchant_leaderboard(Filters(scope, start, end, feedback_type), today, limit=int(form.limit.data or 25))
+    filters = Filters(scope, start, end, feedback_type, verified_only=form.wants_verified_only())
+    board = merchant_leaderboard(filters, today, limit=int(form.limit.data or 25))
     merchants = [
-        {"rank": row.rank, "merchant_code": row.code, "merchant_name": row.name, "reports": row.reports,
-         "distinct_customers": row.distinct_customers, "verified_share": round(row.verified_share, 3),
-         "outlets_affected": row.outlets_affected, "by_type": {str(k): v for k, v in sorted(row.by_type.items())},
-         "trend_weekly": row.trend, "change": None if row.change is None else round(row.change, 3), "flag": row.flag}
+        {"rank": row.rank, "merchant_code": row.code, "merchant_name": row.name, "score": round(row.score, 2),
+         "reports": row.reports, "distinct_customers": row.distinct_customers,
+         "anonymous_customers": row.anonymous_customers,
+         "customer_days": {"verified": row.verified_customer_days, "unverified": row.unverified_customer_days,
+                           "away": row.away_customer_days, "discounted": row.discounted_customer_days},
+         "verified_share": round(row.verified_share, 3), "outlets_affected": row.outlets_affected,
+         "by_type": {str(k): v for k, v in sorted(row.by_type.items())}, "trend_weekly": row.trend,
+         "change": None if row.change is None else round(row.change, 3), "flag": row.flag,
+         "flag_reasons": row.flag_reasons}
         for row in board.ranked
     ]
-    return jsonify(status="success", period={"from": start.isoformat(), "to": end.isoformat()}, merchants=merchants,
-                   low_volume_merchants=board.low_volume_count)
+    return jsonify(status="success", period={"from": start.isoformat(), "to": end.isoformat()},
+                   verified_only=filters.verified_only, merchants=merchants, low_volume_merchants=board.low_volume_count)
 
 
 # The published documentation spells the report action both ways.

@@ -12,8 +12,11 @@ from .catalog import CatalogError, count_records, import_catalog, read_catalog
 from .config import data_dir
 from .credentials import add_api_key, create_client, normalized_origin, revoke_api_key, set_widget_origins
 from .db import database
+from .feedback import Reporter, Rules
+from .imports import ImportFileError, count_lines, import_reports
+from .lookups import Lookups
 from .models import Bank, Client, Feedback, Network, Offer, create_tables, utcnow
-from .rollups import rebuild_rollups
+from .rollups import count_pending, rebuild_rollups
 
 
 def demo_credentials_path():
@@ -137,6 +140,45 @@ def rebuild_rollups_command():
     with click.progressbar(length=Feedback.select().count(), label="Recounting", file=sys.stderr) as bar:
         count = rebuild_rollups(on_progress=bar.update)
     click.echo(f"Rebuilt the counters from {count} reports.")
+
+
+@cli.command("import-reports")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--client", "clientkey", required=True, help="The clientkey whose reports these are (its banks only).")
+@click.option("--skip-bad", is_flag=True, help="Store the good rows and list the bad ones (default: store nothing if any is bad).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def import_reports_command(path, clientkey, skip_bad, as_json):
+    """Record historic or queued reports from a CSV (header row) or JSON Lines file.
+
+    Columns: the API's parameter names (your_bank_code, user_id, offer_code, outlet_code,
+    feedback_type, user_latitude, user_longitude, user_accuracy, comment, device_id,
+    client_ip) and reported_at (ISO 8601 with its UTC offset). Rows are recorded in file
+    order, through the same checks as the API.
+    """
+    app = ready_app()
+    client = _find_client(clientkey)
+    now = utcnow()
+    try:
+        with click.progressbar(length=count_lines(path), label="Importing", file=sys.stderr) as bar:
+            summary = import_reports(
+                path, lookups=Lookups(catalog_seconds=3600, credential_seconds=0),
+                reporter=Reporter(client.id, client.bank_id, client.network_id), rules=Rules.from_config(app.config),
+                secret=app.config["SECRET_KEY"], now=now, skip_bad=skip_bad, on_progress=bar.update)
+    except ImportFileError as exc:
+        raise click.ClickException(f"{exc}. Nothing was imported.") from None
+    count_pending()  # the leaderboard includes them from now on
+    if as_json:
+        echo_json({"rows": summary.rows, "stored": summary.stored, "duplicates": summary.duplicates,
+                   "bad": summary.bad, "errors": summary.errors})
+    else:
+        for error in summary.errors:
+            click.echo(f"line {error['line']}: {error['message']}", err=True)
+        if summary.bad > len(summary.errors):
+            click.echo(f"... and {summary.bad - len(summary.errors)} more bad rows", err=True)
+        click.echo(f"{summary.rows} rows: {summary.stored} stored, {summary.duplicates} duplicates, {summary.bad} bad.")
+    if summary.bad and not skip_bad:
+        click.echo("Nothing was stored: fix the rows above, or pass --skip-bad to store the good ones.", err=True)
+        sys.exit(1)
 
 
 @cli.command("add-apikey")

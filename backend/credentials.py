@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .db import database
+from .feedback import Reporter
 from .models import ApiKey, Client
 
 
@@ -33,20 +34,12 @@ class IssuedClient:
 
 
 @dataclass(frozen=True)
-class ClientCredentials:
-    """What verifying a request needs; small and immutable, so workers may cache it."""
+class ClientCredentials(Reporter):
+    """What verifying a request needs; small and immutable, so workers may cache it. As a
+    Reporter, it says which banks the client may report for."""
 
-    client_id: int
-    bank_id: int | None
-    network_id: int | None
     pass_digest: str
     apikey_digests: tuple
-
-    def serves(self, bank):
-        """True when this client may report for bank: its own, or one on its network."""
-        if self.bank_id is not None:
-            return self.bank_id == bank.id
-        return bank.network_id is not None and bank.network_id == self.network_id
 
 
 def _new_api_key(client, now):

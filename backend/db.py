@@ -3,6 +3,7 @@ import fcntl
 import functools
 import hashlib
 import os
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -103,9 +104,13 @@ def lock_id(name):
 WRITER_LOCK = "writer"
 
 
+_writing = threading.local()  # depth of this thread's write transactions
+
+
 @contextmanager
 def write_transaction(key):
-    """A transaction that runs alone among writers using the same key.
+    """A transaction that runs alone among writers using the same key; inside another
+    write transaction (a batch of them, say), a savepoint within it.
 
     PostgreSQL locks the key only. SQLite allows one writer at a time anyway, and a writer
     that finds the database locked sleeps in steps of 1 ms or more; so all writers queue on
@@ -115,8 +120,16 @@ def write_transaction(key):
         with exclusive(key):
             yield
         return
+    if getattr(_writing, "depth", 0):  # the outer transaction holds the writers' lock
+        with database.atomic():
+            yield
+        return
     with exclusive(WRITER_LOCK), database.atomic():
-        yield
+        _writing.depth = 1
+        try:
+            yield
+        finally:
+            _writing.depth = 0
 
 
 @functools.cache

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from .catalog import import_catalog
 from .credentials import create_client
 from .db import database
-from .feedback import record_feedback
+from .feedback import Rules, record_feedback
 from .geo import EARTH_RADIUS_M
 from .models import Bank, FeedbackType, Network, Offer, Outlet
 from .rollups import count_pending
@@ -74,7 +74,7 @@ def _offset(lat, metres, bearing_deg):
     return math.degrees(dlat), math.degrees(dlon)
 
 
-def _historic_reports(now, rng, count, default_radius_m):
+def _historic_reports(now, rng, count, rules):
     """Record count reports over the last 90 days, skewed towards a few merchants."""
     offers = list(Offer.select())
     outlets_by_merchant = {}
@@ -116,8 +116,7 @@ def _historic_reports(now, rng, count, default_radius_m):
         record_feedback(
             bank=rng.choice([b for b in banks if offer.powered_for(b)]), offer=offer, outlet=outlet,
             feedback_type=feedback_type, user_id=rng.choice(customers), latitude=lat, longitude=lon,
-            accuracy_m=accuracy, comment=rng.choice(comments), channel="import", now=when,
-            default_radius_m=default_radius_m, duplicate_window=timedelta(hours=24),
+            accuracy_m=accuracy, comment=rng.choice(comments), channel="import", now=when, received_at=now, rules=rules,
         )
 
 
@@ -126,7 +125,7 @@ def seed_demo(now, default_radius_m, reports=3000, seed=7):
     rng = random.Random(seed)
     with database.atomic():
         import_catalog(demo_catalog(now.date(), rng))
-        _historic_reports(now, rng, reports, default_radius_m)
+        _historic_reports(now, rng, reports, Rules(default_radius_m, timedelta(hours=24)))
         count_pending()
         return create_client("Demo network client (UniPay)", now, network=Network.get(Network.code == "UPN"))
 

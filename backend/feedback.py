@@ -1,11 +1,63 @@
-"""Recording a report: the one path every channel (API, widget, import) ends in."""
+"""Recording a report: the one path every entrance (API, widget, import) goes through.
+
+Entrances parse and authenticate; the rules about what a report may name (bank, offer,
+outlet, type, and who may report for that bank) and what it is worth as evidence live here.
+"""
 import functools
+import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from .db import database, write_transaction
-from .geo import location_verdict
+from .geo import distance_m, location_verdict, nearest_outlet
+from .models import Outlet
 from .rollups import note_stored
+
+# A position this close to the outlet's recorded point, or claiming this accuracy, is what
+# a spoofer sends (phones report 3 m at best, and never land on the catalogue's point).
+EXACT_POSITION_M = 0.5
+IMPLAUSIBLE_ACCURACY_M = 3
+# Consecutive reports of one customer (or device) further apart than this, at a greater
+# speed, cannot both have been made at the till (a flight door to door is slower).
+TRAVEL_MIN_KM = 2
+TRAVEL_MAX_KMH = 300
+
+
+class ReportRejected(Exception):
+    """A report that names something unknown, or something its sender may not report on."""
+
+    def __init__(self, code, message, fields):
+        super().__init__(message)
+        self.code, self.message, self.fields = code, message, list(fields)
+
+
+@dataclass(frozen=True)
+class Reporter:
+    """Who sends reports: a client made for one bank, or for a network's banks."""
+
+    client_id: int | None
+    bank_id: int | None
+    network_id: int | None
+
+    def serves(self, bank):
+        """True when this reporter may report for bank: its own, or one on its network."""
+        if self.bank_id is not None:
+            return self.bank_id == bank.id
+        return bank.network_id is not None and bank.network_id == self.network_id
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The settings that decide a report's verdict and whether it repeats an earlier one."""
+
+    default_radius_m: int
+    duplicate_window: timedelta
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(config["LOCATION_RADIUS_M"], timedelta(hours=config["DUPLICATE_WINDOW_HOURS"]))
 
 
 @dataclass(frozen=True)
@@ -18,48 +70,145 @@ class Recorded:
     duplicate: bool
 
 
-def record_feedback(
-    *, bank, offer, outlet, feedback_type, user_id, now, default_radius_m, duplicate_window,
-    latitude=None, longitude=None, accuracy_m=None, comment="", client_id=None, channel="api",
-    outlet_inferred=False, ip_hash=None,
-):
-    """Store a report unless the same one came within duplicate_window; trusts its arguments.
+def keyed_hash(secret, value):
+    """A keyed hash of an IP address or device id: comparable, not reversible."""
+    return hmac.new(secret.encode(), value.encode(), hashlib.sha256).hexdigest()[:32]
 
-    The catalogue objects must already be checked to belong together; outlet may be
-    None for a report kept at merchant level. The leaderboard counters take the report
-    up later (rollups.count_pending).
+
+def resolve_report(lookups, reporter, *, bank_code, offer_code, outlet_code="", feedback_type=None):
+    """The catalogue rows a report names (outlet None when not named; feedback type when
+    given), checked to belong together and to the reporter; else ReportRejected."""
+    bank = lookups.bank(bank_code) if bank_code else None
+    if bank is None:
+        raise ReportRejected("unknown_code", "Unknown your_bank_code.", ["your_bank_code"])
+    if not reporter.serves(bank):
+        raise ReportRejected("not_allowed", "This client may not report for that bank.", ["your_bank_code"])
+    offer = lookups.offer(offer_code)
+    if offer is None:
+        raise ReportRejected("unknown_code", "Unknown offer_code.", ["offer_code"])
+    outlet = lookups.outlet(outlet_code) if outlet_code else None
+    if outlet_code and outlet is None:
+        raise ReportRejected("unknown_code", "Unknown outlet_code.", ["outlet_code"])
+    check_belongs_together(bank, offer, outlet)
+    found_type = None
+    if feedback_type is not None:
+        found_type = lookups.feedback_type(feedback_type)
+        if found_type is None:
+            raise ReportRejected("unknown_code", "Unknown feedback_type: see action=feedback_types.", ["feedback_type"])
+    return bank, offer, outlet, found_type
+
+
+def check_belongs_together(bank, offer, outlet):
+    """The offer must be one the bank's customers can use, the outlet one of its merchant's."""
+    if not offer.powered_for(bank):
+        raise ReportRejected("unknown_code", "That offer is not one of this bank's offers.", ["offer_code", "your_bank_code"])
+    if outlet is not None and outlet.merchant_id != offer.merchant_id:
+        raise ReportRejected("unknown_code", "That outlet is not one of the offer's merchant's outlets.",
+                             ["outlet_code", "offer_code"])
+
+
+def submit_report(lookups, rules, reporter, *, bank_code, offer_code, outlet_code, feedback_type, user_id, now,
+                  received_at=None, latitude=None, longitude=None, accuracy_m=None, comment="", channel="api",
+                  anonymous=False, ip_hash=None, device_hash=None):
+    """Check what a report names against the catalogue and the reporter, then record it.
+
+    Without an outlet, the customer's position picks the merchant's outlet they stand in.
     """
-    radius_m = (outlet.radius_m if outlet else None) or default_radius_m
+    bank, offer, outlet, found_type = resolve_report(lookups, reporter, bank_code=bank_code, offer_code=offer_code,
+                                                     outlet_code=outlet_code, feedback_type=feedback_type)
+    inferred = False
+    if outlet is None and latitude is not None:
+        candidates = Outlet.select().where(Outlet.merchant == offer.merchant_id, Outlet.latitude.is_null(False))
+        outlet = nearest_outlet(candidates, latitude, longitude, accuracy_m, rules.default_radius_m)
+        inferred = outlet is not None
+    return record_feedback(
+        bank=bank, offer=offer, outlet=outlet, feedback_type=found_type, user_id=user_id, now=now, rules=rules,
+        received_at=received_at, latitude=latitude, longitude=longitude, accuracy_m=accuracy_m, comment=comment,
+        client_id=reporter.client_id, channel=channel, outlet_inferred=inferred, anonymous=anonymous,
+        ip_hash=ip_hash, device_hash=device_hash,
+    )
+
+
+def record_feedback(
+    *, bank, offer, outlet, feedback_type, user_id, now, rules, received_at=None, latitude=None, longitude=None,
+    accuracy_m=None, comment="", client_id=None, channel="api", outlet_inferred=False, anonymous=False, ip_hash=None,
+    device_hash=None,
+):
+    """Store a report made at time now, unless the same customer (bank, user_id) made the
+    same one within the duplicate window; judge the evidence it carries as it arrives.
+
+    outlet may be None for a report kept at merchant level. The leaderboard counters take
+    the report up later (rollups.count_pending).
+    """
+    check_belongs_together(bank, offer, outlet)
+    received_at = received_at or now
+    radius_m = (outlet.radius_m if outlet else None) or rules.default_radius_m
     check = location_verdict(
         latitude, longitude, accuracy_m,
         outlet.latitude if outlet else None, outlet.longitude if outlet else None, radius_m,
     )
-    key = (user_id, offer.id, outlet.id if outlet else None, feedback_type.id)
-    with write_transaction("feedback:{}:{}:{}:{}".format(*key)):
-        # Both ways in time: historic reports may be recorded out of order.
-        args = [user_id, offer.id] + ([outlet.id] if outlet else []) + [feedback_type.id, now - duplicate_window,
-                                                                         now + duplicate_window]
-        row = database.execute_sql(_earlier_sql(database.param, outlet is not None), args).fetchone()
+    suspicion = []
+    if check.verdict == "at_outlet" and (check.distance_m < EXACT_POSITION_M or
+                                         (accuracy_m is not None and accuracy_m < IMPLAUSIBLE_ACCURACY_M)):
+        suspicion.append("exact_position")
+    outlet_id = outlet.id if outlet else None
+    param = database.param
+    with write_transaction(f"customer:{bank.id}:{user_id}"):
+        window = [now - rules.duplicate_window, now + rules.duplicate_window]
+        row = database.execute_sql(_earlier_sql(param, outlet is not None), [bank.id, user_id, *window, offer.id] + (
+            [outlet_id] if outlet else []) + [feedback_type.id]).fetchone()
         if row is not None:
             return Recorded(*row, duplicate=True)
+        # Judged against the reports stored so far: a delayed report is also compared with
+        # the ones after it.
+        delayed = received_at - now > timedelta(minutes=1)
+        previous = _neighbour("user_id", bank.id, user_id, now, before=True)
+        neighbours = [previous, delayed and _neighbour("user_id", bank.id, user_id, now, before=False)]
+        if device_hash:
+            neighbours += [_neighbour("device_hash", bank.id, device_hash, now, True),
+                           delayed and _neighbour("device_hash", bank.id, device_hash, now, False)]
+        if outlet and outlet.latitude is not None and any(
+                _impossible_travel(outlet, now, other) for other in neighbours if other):
+            suspicion.append("impossible_travel")
         report = Recorded(
             "fb_" + secrets.token_hex(8), check.verdict, check.distance_m, radius_m, offer.status_on(now.date()), False
         )
         values = {
             "public_id": report.feedback_id, "channel": channel, "client_id": client_id, "bank_id": bank.id,
-            "offer_id": offer.id, "merchant_id": offer.merchant_id, "outlet_id": key[2],
+            "offer_id": offer.id, "merchant_id": offer.merchant_id, "outlet_id": outlet_id,
             "feedback_type_id": feedback_type.id, "user_id": user_id, "latitude": latitude, "longitude": longitude,
             "accuracy_m": accuracy_m, "distance_m": check.distance_m, "radius_m": radius_m, "verdict": check.verdict,
-            "offer_status": report.offer_status, "comment": comment, "created_at": now,
-            "outlet_inferred": outlet_inferred, "ip_hash": ip_hash, "uncounted": True,
+            "offer_status": report.offer_status, "comment": comment, "created_at": now, "received_at": received_at,
+            "outlet_inferred": outlet_inferred, "ip_hash": ip_hash, "device_hash": device_hash,
+            "anonymous": anonymous, "new_customer": previous is None, "suspicion": ",".join(suspicion),
+            "uncounted": True,
         }
-        database.execute_sql(_insert_sql(database.param, tuple(values)), list(values.values()))
+        database.execute_sql(_insert_sql(param, tuple(values)), list(values.values()))
     note_stored()
     return report
 
 
-# The ingest path runs two fixed SQL statements: building them with peewee's query builder
-# on every request cost more than running them (measured with bench/ingest.py).
+def _neighbour(column, bank_id, value, when, before):
+    """(time, outlet latitude, outlet longitude) of the report of this customer or device
+    just before (or at) when, or just after; None if there is none."""
+    return database.execute_sql(_neighbour_sql(database.param, column, before), [bank_id, value, when]).fetchone()
+
+
+def _impossible_travel(outlet, when, other):
+    """True when getting between the other report's outlet and this one would take a
+    faster journey than anyone makes."""
+    other_time, latitude, longitude = other
+    if latitude is None:
+        return False
+    km = distance_m(outlet.latitude, outlet.longitude, latitude, longitude) / 1000
+    if isinstance(other_time, str):  # SQLite hands back the text peewee stored
+        other_time = datetime.fromisoformat(other_time)
+    hours = abs((when - other_time).total_seconds()) / 3600
+    return km > TRAVEL_MIN_KM and km > TRAVEL_MAX_KMH * hours
+
+
+# The ingest path runs fixed SQL statements: building them with peewee's query builder on
+# every request cost more than running them (measured with bench/ingest.py).
 @functools.cache
 def _insert_sql(param, columns):
     names = ", ".join(f'"{column}"' for column in columns)
@@ -71,6 +220,17 @@ def _earlier_sql(param, with_outlet):
     outlet_test = f'"outlet_id" = {param}' if with_outlet else '"outlet_id" IS NULL'
     return (
         'SELECT "public_id", "verdict", "distance_m", "radius_m", "offer_status" FROM "feedback" '
-        f'WHERE "user_id" = {param} AND "offer_id" = {param} AND {outlet_test} AND "feedback_type_id" = {param} '
-        f'AND "created_at" > {param} AND "created_at" < {param} ORDER BY "created_at" LIMIT 1'
+        f'WHERE "bank_id" = {param} AND "user_id" = {param} AND "created_at" > {param} AND "created_at" < {param} '
+        f'AND "offer_id" = {param} AND {outlet_test} AND "feedback_type_id" = {param} ORDER BY "created_at" LIMIT 1'
+    )
+
+
+@functools.cache
+def _neighbour_sql(param, column, before):
+    comparison, order = ("<=", "DESC") if before else (">", "ASC")
+    return (
+        'SELECT f."created_at", o."latitude", o."longitude" FROM "feedback" f '
+        'LEFT JOIN "outlet" o ON o."id" = f."outlet_id" '
+        f'WHERE f."bank_id" = {param} AND f."{column}" = {param} AND f."created_at" {comparison} {param} '
+        f'ORDER BY f."created_at" {order} LIMIT 1'
     )

@@ -1,8 +1,9 @@
 """WTForms that parse and validate every API request; errors name the fields at fault."""
+import ipaddress
 import math
 import re
 import threading
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from wtforms import Form, StringField
 from wtforms.validators import Length, StopValidation, ValidationError
@@ -83,7 +84,37 @@ class CredentialsForm(Form):
     apikey = secret_field("apikey")
 
 
-class UserFeedbackForm(CredentialsForm):
+class ReportedAtField(StringField):
+    """An ISO 8601 time with a UTC offset, kept as naive UTC; blank means not given."""
+
+    def process_formdata(self, valuelist):
+        raw = valuelist[0].strip() if valuelist else ""
+        self.data = None
+        if raw:
+            try:
+                when = datetime.fromisoformat(raw)
+            except ValueError:
+                raise ValueError("must be an ISO 8601 time such as 2026-03-01T18:30:00+05:30") from None
+            if when.tzinfo is None:
+                raise ValueError("must give its UTC offset, such as +05:30 or Z")
+            self.data = when.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def _value(self):
+        return "" if self.data is None else self.data.isoformat() + "Z"
+
+
+def client_ip(form, field):
+    """An IPv4 or IPv6 address, when given."""
+    if field.data:
+        try:
+            ipaddress.ip_address(field.data)
+        except ValueError:
+            raise ValidationError("must be an IPv4 or IPv6 address") from None
+
+
+class ReportForm(Form):
+    """What a report says: the API's parameters (credentials apart) and import-reports' columns."""
+
     user_id = StringField(
         "user_id", [required, Length(max=254, message="must be at most 254 characters"), plain_text()], filters=[strip]
     )
@@ -100,6 +131,12 @@ class UserFeedbackForm(CredentialsForm):
     offer_code = code_field("offer_code")
     your_bank_code = code_field("your_bank_code")
     outlet_code = code_field("outlet_code")
+    reported_at = ReportedAtField("reported_at")
+    # The customer's device and IP address as the bank's server saw them (optional signals).
+    device_id = StringField("device_id", [Length(max=128, message="must be at most 128 characters"), plain_text()],
+                            filters=[strip])
+    client_ip = StringField("client_ip", [Length(max=64, message="must be at most 64 characters"), client_ip],
+                            filters=[strip])
 
     def validate(self, extra_validators=None):
         """Also require the two coordinates together."""
@@ -110,6 +147,25 @@ class UserFeedbackForm(CredentialsForm):
             lon.errors.append("must be given together with user_latitude")
             ok = False
         return ok
+
+
+class UserFeedbackForm(CredentialsForm, ReportForm):
+    """action=user_feedback."""
+
+
+class ImportRowForm(ReportForm):
+    """A row of import-reports: the report's time is required."""
+
+    reported_at = ReportedAtField("reported_at", [required])
+
+
+def reported_at_problem(reported_at, now, max_age, skew=timedelta(minutes=5)):
+    """Why a report's time is refused (in the future, or older than max_age), or None."""
+    if reported_at > now + skew:
+        return "must not be in the future"
+    if max_age is not None and reported_at < now - max_age:
+        return f"must be within the last {max_age.days} days"
+    return None
 
 
 _per_thread = threading.local()
@@ -146,6 +202,14 @@ class LeaderboardForm(CredentialsForm):
     feedback_type = StringField("feedback_type", [Length(max=64, message="must be at most 64 characters"), plain_text()],
                                 filters=[strip])
     limit = NumberField("limit", [between(1, 200)])
+    verified_only = StringField("verified_only", filters=[strip])
+
+    def validate_verified_only(self, field):
+        if field.data and field.data.lower() not in ("1", "0", "true", "false"):
+            raise ValidationError("must be 1 or 0 (true or false)")
+
+    def wants_verified_only(self):
+        return (self.verified_only.data or "").lower() in ("1", "true")
 
     def validate_period(self, field):
         if field.data and field.data not in ("7", "30", "90"):

@@ -136,10 +136,11 @@ class ApiKey(BaseModel):
 
 
 class Feedback(BaseModel):
-    """One customer report, stored with its location verdict.
+    """One customer report, stored with its location verdict and the evidence it carries.
 
     Foreign keys carry no index of their own: every index costs each report a write, and
-    the queries use the composite indexes below.
+    the queries use the composite indexes below. Everything the leaderboard weighs a report
+    by is judged when it arrives and stored here, so a recount gives the same counters.
     """
 
     # Opaque, random (64 bits): nothing looks a report up by it, so it has no index, which
@@ -152,6 +153,7 @@ class Feedback(BaseModel):
     merchant = ForeignKeyField(Merchant, backref="reports", index=False)
     outlet = ForeignKeyField(Outlet, null=True, backref="reports", index=False)
     feedback_type = ForeignKeyField(FeedbackType, backref="reports", index=False)
+    # The bank's identifier of its customer: (bank, user_id) is one customer.
     user_id = CharField(max_length=254)
     latitude = FloatField(null=True)
     longitude = FloatField(null=True)
@@ -161,46 +163,78 @@ class Feedback(BaseModel):
     verdict = CharField(max_length=32)
     offer_status = CharField(max_length=16)
     comment = TextField(default="")
-    created_at = DateTimeField()
+    created_at = DateTimeField()  # when it happened (reported_at for delayed and historic reports)
+    received_at = DateTimeField(null=True)  # when it reached us
     # Widget reports without an outlet: True when the nearest outlet was taken as it.
     outlet_inferred = BooleanField(default=False)
-    ip_hash = CharField(null=True, max_length=64)  # keyed hash, for per-IP rate limits only
+    ip_hash = CharField(null=True, max_length=64)  # keyed hash of the customer's IP (widget, or API client_ip)
+    device_hash = CharField(null=True, max_length=64)  # keyed hash of an API report's device_id
+    # An unsigned widget device id: nobody vouches for who it is.
+    anonymous = BooleanField(default=False)
+    # The customer's first report at this bank (judged when it arrived).
+    new_customer = BooleanField(default=False)
+    # Why a position that looked at the outlet does not verify it: "exact_position",
+    # "impossible_travel" (comma-separated), or "".
+    suspicion = CharField(max_length=64, default="")
     # True from when the report is stored until the leaderboard counters include it
     # (rollups.count_pending); rows made before this column existed were counted already.
     uncounted = BooleanField(default=False)
 
     class Meta:
         indexes = (
-            # The duplicate rule (and the per-device limit) look reports up by these columns.
-            (("user_id", "offer", "outlet", "feedback_type", "created_at"), False),
+            # A customer's reports in time: the duplicate rule, travel checks, per-device limits.
+            (("bank", "user_id", "created_at"), False),
             # A merchant's reports in a period, for an audience (its page, exports, outlets affected).
             (("merchant", "created_at", "bank", "outlet"), False),
         )
 
 
-# Partial indexes: API reports carry no ip_hash, and few reports wait to be counted, so
-# neither costs most reports a write.
+# Partial indexes: API reports without client_ip or device_id carry no hash, and few
+# reports wait to be counted, so none of them costs most reports a write.
 Feedback.add_index(Feedback.index(Feedback.ip_hash, Feedback.created_at, where=Feedback.ip_hash.is_null(False)))
+Feedback.add_index(Feedback.index(Feedback.bank, Feedback.device_hash, Feedback.created_at,
+                                  where=Feedback.device_hash.is_null(False), name="feedback_device"))
 Feedback.add_index(Feedback.index(Feedback.id, where=Feedback.uncounted == True, name="feedback_uncounted"))  # noqa: E712
 
 
 class CustomerDay(BaseModel):
-    """A customer's first report at a merchant on a day: they count once per merchant per day."""
+    """A customer's first report at a merchant on a day: they count once per merchant per day.
+
+    A customer is (bank, user_id). discounted: the day was not counted in the score because
+    its IP or device already carried another customer there that day, or it came beyond the
+    day's allowance of brand-new customers (rollups.Tally).
+    """
 
     merchant = ForeignKeyField(Merchant, index=False)
     day = DateField()
+    bank = ForeignKeyField(Bank, index=False)
     user_id = CharField(max_length=254)
-    bank = ForeignKeyField(Bank, index=False)  # of that first report, to scope distinct-customer counts
     network = ForeignKeyField(Network, null=True, index=False)
+    anonymous = BooleanField(default=False)
+    new_customer = BooleanField(default=False)
+    discounted = BooleanField(default=False)
 
     class Meta:
-        primary_key = CompositeKey("merchant", "day", "user_id")
+        primary_key = CompositeKey("merchant", "day", "bank", "user_id")
+
+
+class SourceDay(BaseModel):
+    """An IP or device that carried a customer-day at a merchant on a day, for one bank."""
+
+    merchant = ForeignKeyField(Merchant, index=False)
+    day = DateField()
+    bank = ForeignKeyField(Bank, index=False)
+    source = CharField(max_length=80)  # "ip:<hash>" or "device:<hash>"
+
+    class Meta:
+        primary_key = CompositeKey("merchant", "day", "bank", "source")
 
 
 class MerchantDay(BaseModel):
     """Counters per merchant and day for each audience, brought up to date by rollups.count_pending.
 
     scope: "all", "bank:<id>" or "network:<id>"; feedback_type 0 and city "" mean any.
+    Customer-days: verified + unverified + away = customer_days; discounted ones come apart.
     """
 
     scope = CharField(max_length=32)
@@ -214,7 +248,10 @@ class MerchantDay(BaseModel):
     verified_reports = IntegerField(default=0)
     verified_customer_days = IntegerField(default=0)
     verified_score = FloatField(default=0)
-    # "Told it expired" while the offer was active, from customers verified at the outlet.
+    unverified_customer_days = IntegerField(default=0)
+    away_customer_days = IntegerField(default=0)
+    discounted_customer_days = IntegerField(default=0)
+    # Bank-vouched customers verified at the outlet who were told an active offer expired.
     expired_claims = IntegerField(default=0)
 
     class Meta:
@@ -234,8 +271,9 @@ class AdminUser(BaseModel):
     created_at = DateTimeField()
 
 
-MODELS = [Network, Bank, Merchant, Outlet, Offer, FeedbackType, Client, ApiKey, Feedback, CustomerDay, MerchantDay,
-          AdminUser]
+MODELS = [Network, Bank, Merchant, Outlet, Offer, FeedbackType, Client, ApiKey, Feedback, CustomerDay, SourceDay,
+          MerchantDay, AdminUser]
+COUNTER_MODELS = (CustomerDay, SourceDay, MerchantDay)  # derived from the reports: rebuildable
 
 
 def _add_missing_columns():
@@ -251,16 +289,38 @@ def _add_missing_columns():
             migrate(*(migrator.add_column(table, field.column_name, field) for field in missing))
 
 
+def _counters_predate_per_bank_customers():
+    """True when the counter tables were made before a customer was (bank, user_id)."""
+    return database.table_exists("customerday") and "discounted" not in {
+        column.name for column in database.get_columns("customerday")}
+
+
 def create_tables():
-    """Create missing tables, columns and the default feedback types; safe to repeat."""
+    """Create missing tables, columns and the default feedback types; safe to repeat.
+
+    Counters made by an older version are dropped and recounted from the reports.
+    """
     # On SQLite the counters' key is the table itself (one b-tree per row, not two): half
     # the writes per report. PostgreSQL has no such option.
-    for model in (CustomerDay, MerchantDay):
+    for model in COUNTER_MODELS:
         model._meta.without_rowid = isinstance(database.obj, SqliteDatabase)
     with database.atomic():
+        recount = _counters_predate_per_bank_customers()
+        if recount:
+            database.drop_tables(COUNTER_MODELS, safe=True)
         _add_missing_columns()
-        database.create_tables(MODELS, safe=True)
-        # Earlier versions kept a unique index on the public id.
+        # Earlier versions kept a unique index on the public id, and looked duplicates up
+        # by user id without the bank.
         database.execute_sql('DROP INDEX IF EXISTS "feedback_public_id"')
+        database.execute_sql('DROP INDEX IF EXISTS "feedback_user_id_offer_id_outlet_id_feedback_type_id_created_at"')
+        if recount:
+            # Unsigned widget device ids were stored as "device:<id>" before the flag existed.
+            Feedback.update(anonymous=True).where(Feedback.channel == "widget",
+                                                  Feedback.user_id.startswith("device:")).execute()
+        database.create_tables(MODELS, safe=True)
         for type_id, slug, label in DEFAULT_FEEDBACK_TYPES:
             FeedbackType.insert(id=type_id, slug=slug, label=label).on_conflict_ignore().execute()
+    if recount:
+        from .rollups import rebuild_rollups
+
+        rebuild_rollups()

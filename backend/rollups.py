@@ -9,24 +9,59 @@ import functools
 import logging
 import operator
 from datetime import date, datetime
+from typing import NamedTuple
 
 from peewee import SqliteDatabase
 
 from .db import database, exclusive, write_transaction
-from .models import Bank, CustomerDay, Feedback, MerchantDay, Outlet
+from .models import Bank, Feedback, Outlet
 
-# How much one customer-day counts in the score, by where the customer was: reports from
-# people who were not there cannot carry a merchant.
-VERDICT_WEIGHTS = {
-    "at_outlet": 1.0,
-    "inconclusive": 0.5,
-    "not_shared": 0.5,
-    "outlet_location_unknown": 0.5,
-    "away_from_outlet": 0.1,
-}
+# What one customer-day weighs in the score, by the evidence its report carries: people
+# who were not there cannot carry a merchant, and a position nobody can check counts half.
+EVIDENCE_WEIGHTS = {"verified": 1.0, "unverified": 0.5, "away": 0.1}
+# An unsigned widget device id is free to make: nobody vouches for the customer behind it.
+ANONYMOUS_WEIGHT = 0.25
+# Brand-new customers (a first report at the bank) counted per merchant, day and bank; more
+# are discounted: a burst of fresh ids is the cheapest fake there is. Anonymous devices have
+# an allowance of their own, so a flood of them cannot use up the bank's customers'.
+NEW_CUSTOMERS_PER_DAY = 3
 OFFER_EXPIRED = 2  # feedback type id of "Told the offer has expired"
 COUNTERS = ("reports", "customer_days", "score", "verified_reports", "verified_customer_days", "verified_score",
-            "expired_claims")
+            "unverified_customer_days", "away_customer_days", "discounted_customer_days", "expired_claims")
+
+
+class Counted(NamedTuple):
+    """What counting needs of one stored report."""
+
+    id: int
+    day: date
+    merchant_id: int
+    bank_id: int
+    network_id: int | None
+    user_id: str
+    type_id: int
+    city: str
+    verdict: str
+    offer_status: str
+    anonymous: bool
+    new_customer: bool
+    suspicion: str
+    ip_hash: str | None
+    device_hash: str | None
+
+    def evidence(self):
+        """verified (at the outlet, nothing suspicious), away, or unverified."""
+        if self.verdict == "away_from_outlet":
+            return "away"
+        return "verified" if self.verdict == "at_outlet" and not self.suspicion else "unverified"
+
+    def not_counted(self):
+        """"Told it expired" about an offer that had expired (or not started) is no one's fault."""
+        return self.type_id == OFFER_EXPIRED and self.offer_status != "active"
+
+    def sources(self):
+        """The IP and device this report came from, where known."""
+        return [f"ip:{self.ip_hash}"] * bool(self.ip_hash) + [f"device:{self.device_hash}"] * bool(self.device_hash)
 
 
 def scopes_of(bank_id, network_id):
@@ -34,46 +69,68 @@ def scopes_of(bank_id, network_id):
     return ["all", f"bank:{bank_id}"] + ([f"network:{network_id}"] if network_id else [])
 
 
-def counter_rows(*, day, merchant_id, bank_id, network_id, type_id, city, verdict, offer_status, first_of_day):
+def counter_rows(report, first_of_day, discounted):
     """The MerchantDay increments one report makes, as (key..., counters...) tuples."""
-    verified = verdict == "at_outlet"
-    weight = VERDICT_WEIGHTS[verdict] if first_of_day else 0.0
-    counters = (1, int(first_of_day), weight, int(verified), int(verified and first_of_day), weight if verified else 0.0,
-                int(verified and type_id == OFFER_EXPIRED and offer_status == "active"))
-    combos = {(0, ""), (type_id, ""), (0, city or ""), (type_id, city or "")}
-    return [(scope, t, c, day, merchant_id) + counters for scope in scopes_of(bank_id, network_id) for t, c in combos]
+    evidence = report.evidence()
+    counts = first_of_day and not discounted
+    weight = EVIDENCE_WEIGHTS[evidence] * (ANONYMOUS_WEIGHT if report.anonymous else 1.0) if counts else 0.0
+    verified = evidence == "verified"
+    claim = counts and verified and not report.anonymous and report.type_id == OFFER_EXPIRED
+    counters = (1, int(counts), weight, int(verified), int(verified and counts), weight if verified else 0.0,
+                int(counts and evidence == "unverified"), int(counts and evidence == "away"),
+                int(first_of_day and discounted), int(claim))
+    combos = {(0, ""), (report.type_id, ""), (0, report.city), (report.type_id, report.city)}
+    return [(scope, t, c, report.day, report.merchant_id) + counters
+            for scope in scopes_of(report.bank_id, report.network_id) for t, c in combos]
 
 
 class Tally:
     """Counter increments summed by MerchantDay key, and the customer-days reports start.
 
     Reports must be added in the order they arrived: a customer's first report at a
-    merchant on a day is the one that counts for distinct customers and the score.
+    merchant on a day is the one that counts, and the first customers from an IP or device,
+    or brand-new ones, are the ones that are not discounted. Everything is per bank: what
+    one bank's customers send never changes what another bank's count.
     """
 
-    def __init__(self, counted_customer_days=()):
-        self.counted = set(counted_customer_days)  # (merchant, day, user) counted before
-        self.customer_days = {}  # (merchant, day, user) -> (bank, network) of the first report
+    def __init__(self, counted_customer_days=(), used_sources=(), new_customers=None):
+        self.counted = set(counted_customer_days)  # (merchant, day, bank, user) counted before
+        self.used_sources = set(used_sources)  # (merchant, day, bank, source) that carried a customer-day
+        self.new_customers = dict(new_customers or {})  # (merchant, day, bank, anonymous) -> brand-new counted
+        self.customer_days = {}  # (merchant, day, bank, user) -> (network, anonymous, new, discounted)
+        self.source_days = set()  # new (merchant, day, bank, source)
         self.totals = {}  # MerchantDay key -> counters
 
-    def add(self, *, day, merchant_id, bank_id, network_id, user_id, type_id, city, verdict, offer_status):
-        key = (merchant_id, day, user_id)
+    def add(self, report):
+        if report.not_counted():
+            return
+        place = (report.merchant_id, report.day, report.bank_id)
+        key = place + (report.user_id,)
         first = key not in self.customer_days and key not in self.counted
+        discounted = False
         if first:
-            self.customer_days[key] = (bank_id, network_id)
-        for row in counter_rows(day=day, merchant_id=merchant_id, bank_id=bank_id, network_id=network_id,
-                                type_id=type_id, city=city, verdict=verdict, offer_status=offer_status,
-                                first_of_day=first):
+            sources = [place + (source,) for source in report.sources()]
+            allowance = place + (report.anonymous,)
+            new_count = self.new_customers.get(allowance, 0)
+            discounted = (any(source in self.used_sources for source in sources)
+                          or (report.new_customer and new_count >= NEW_CUSTOMERS_PER_DAY))
+            if not discounted:
+                self.used_sources.update(sources)
+                self.source_days.update(sources)
+                self.new_customers[allowance] = new_count + report.new_customer
+            self.customer_days[key] = (report.network_id, report.anonymous, report.new_customer, discounted)
+        for row in counter_rows(report, first, discounted):
             total = self.totals.get(row[:5])
             self.totals[row[:5]] = row[5:] if total is None else tuple(map(operator.add, total, row[5:]))
 
-    def write(self, customer_day_sql=None, merchant_day_sql=None):
-        """Insert the customer-days and add the totals to the MerchantDay rows (in a transaction),
-        or run the statements given on the same rows."""
+    def write(self, customer_day_sql=None, source_day_sql=None, merchant_day_sql=None):
+        """Insert the customer-days and sources and add the totals to the MerchantDay rows
+        (in a transaction), or run the statements given on the same rows."""
         # executemany on the driver's cursor: peewee's insert_many is far slower at millions of rows.
         cursor = database.cursor()
         for sql, rows in ((customer_day_sql or _customer_day_sql(database.param),
                            [k + v for k, v in self.customer_days.items()]),
+                          (source_day_sql or _source_day_sql(database.param), list(self.source_days)),
                           (merchant_day_sql or _merchant_day_sql(database.param),
                            [k + v for k, v in self.totals.items()])):
             for start in range(0, len(rows), 50_000):
@@ -117,17 +174,21 @@ def count_pending(batch_size=5000, timeout=None, one_batch=False):
 
 
 def _count_batch(limit):
-    rows = [(report_id, _day(created_at), *rest) for report_id, created_at, *rest in database.execute_sql(
+    rows = [Counted(report_id, _day(created_at), *rest) for report_id, created_at, *rest in database.execute_sql(
         _pending_sql(database.param, isinstance(database.obj, SqliteDatabase)), [limit]).fetchall()]
     if not rows:
         return 0
-    tally = Tally(_counted_customer_days({(merchant_id, day, user_id) for _, day, merchant_id, _, _, user_id, *_ in rows}))
-    for _, day, merchant_id, bank_id, network_id, user_id, type_id, city, verdict, offer_status in rows:
-        tally.add(day=day, merchant_id=merchant_id, bank_id=bank_id, network_id=network_id, user_id=user_id,
-                  type_id=type_id, city=city, verdict=verdict, offer_status=offer_status)
+    places = {(r.merchant_id, r.day, r.bank_id) for r in rows}
+    tally = Tally(_existing("customerday", ("merchant_id", "day", "bank_id", "user_id"),
+                            {(r.merchant_id, r.day, r.bank_id, r.user_id) for r in rows}),
+                  _existing("sourceday", ("merchant_id", "day", "bank_id", "source"),
+                            {(r.merchant_id, r.day, r.bank_id, source) for r in rows for source in r.sources()}),
+                  _new_customers_counted(places))
+    for row in rows:
+        tally.add(row)
     with write_transaction(COUNTING_LOCK + "-write"):
         tally.write()
-        _set_uncounted(False, [row[0] for row in rows])
+        _set_uncounted(False, [row.id for row in rows])
     return len(rows)
 
 
@@ -161,27 +222,49 @@ def _day(value):
     return value if isinstance(value, date) else date.fromisoformat(value[:10])
 
 
+REPORT_COLUMNS = ('f."merchant_id", f."bank_id", b."network_id", f."user_id", f."feedback_type_id", '
+                  'COALESCE(o."city", \'\'), f."verdict", f."offer_status", f."anonymous", f."new_customer", '
+                  'f."suspicion", f."ip_hash", f."device_hash"')
+
+
 @functools.cache
 def _pending_sql(param, sqlite):
     # A literal, not a parameter: only then may SQLite use the partial index of pending reports.
     pending = '"uncounted" = 1' if sqlite else '"uncounted" = true'
-    return ('SELECT f."id", f."created_at", f."merchant_id", f."bank_id", b."network_id", f."user_id", '
-            'f."feedback_type_id", COALESCE(o."city", \'\'), f."verdict", f."offer_status" FROM "feedback" f '
+    return (f'SELECT f."id", f."created_at", {REPORT_COLUMNS} FROM "feedback" f '
             'JOIN "bank" b ON b."id" = f."bank_id" LEFT JOIN "outlet" o ON o."id" = f."outlet_id" '
             f'WHERE f.{pending} ORDER BY f."id" LIMIT {param}')
 
 
-def _counted_customer_days(keys, batch_size=300):
-    """Which of these (merchant, day, customer) already count."""
+def _existing(table, columns, keys, batch_size=200):
+    """Which of these keys (tuples of the columns) the table already holds."""
     keys, found = list(keys), set()
     for start in range(0, len(keys), batch_size):
         chunk = keys[start:start + batch_size]
-        values = ", ".join([f"({database.param}, {database.param}, {database.param})"] * len(chunk))
+        row = "(" + ", ".join([database.param] * len(columns)) + ")"
+        joined = " AND ".join(f'c."{column}" = k.column{n}' for n, column in enumerate(columns, 1))
+        names = ", ".join(f'c."{column}"' for column in columns)
+        cursor = database.execute_sql(f'SELECT {names} FROM "{table}" c JOIN (VALUES {", ".join([row] * len(chunk))}) k '
+                                      f'ON {joined}', [value for key in chunk for value in key])
+        found.update((merchant_id, _day(day), *rest) for merchant_id, day, *rest in cursor)
+    return found
+
+
+def _new_customers_counted(places, batch_size=300):
+    """Brand-new customers counted so far at each (merchant, day, bank), as
+    {(merchant, day, bank, anonymous): count}."""
+    places, found = list(places), {}
+    for start in range(0, len(places), batch_size):
+        chunk = places[start:start + batch_size]
+        row = f"({database.param}, {database.param}, {database.param})"
         cursor = database.execute_sql(
-            f'SELECT c."merchant_id", c."day", c."user_id" FROM "customerday" c JOIN (VALUES {values}) k '
-            'ON c."merchant_id" = k.column1 AND c."day" = k.column2 AND c."user_id" = k.column3',
-            [value for key in chunk for value in key])
-        found.update((merchant_id, _day(day), user_id) for merchant_id, day, user_id in cursor)
+            'SELECT c."merchant_id", c."day", c."bank_id", c."anonymous", COUNT(*) FROM "customerday" c '
+            f'JOIN (VALUES {", ".join([row] * len(chunk))}) k '
+            'ON c."merchant_id" = k.column1 AND c."day" = k.column2 AND c."bank_id" = k.column3 '
+            f'WHERE c."new_customer" = {database.param} AND c."discounted" = {database.param} '
+            'GROUP BY c."merchant_id", c."day", c."bank_id", c."anonymous"', [v for place in chunk for v in place] + [True, False])
+        found.update({(merchant_id, _day(day), bank_id, bool(anonymous)): count
+                      for merchant_id, day, bank_id, anonymous, count in cursor})
     return found
 
 
@@ -192,7 +275,9 @@ def _set_uncounted(value, ids, batch_size=500):
                              f'({", ".join([database.param] * len(chunk))})', [value, *chunk])
 
 
-CUSTOMER_DAY_COLUMNS = ("merchant_id", "day", "user_id", "bank_id", "network_id")
+CUSTOMER_DAY_COLUMNS = ("merchant_id", "day", "bank_id", "user_id", "network_id", "anonymous", "new_customer",
+                        "discounted")
+SOURCE_DAY_COLUMNS = ("merchant_id", "day", "bank_id", "source")
 MERCHANT_DAY_COLUMNS = ("scope", "feedback_type", "city", "day", "merchant_id") + COUNTERS
 
 
@@ -208,6 +293,11 @@ def _customer_day_sql(param):
 
 
 @functools.cache
+def _source_day_sql(param):
+    return _insert_sql("sourceday", SOURCE_DAY_COLUMNS, param) + " ON CONFLICT DO NOTHING"
+
+
+@functools.cache
 def _merchant_day_sql(param):
     """Add one row's counters (for executemany: 100-row statements were twice as slow, measured)."""
     key = ", ".join(f'"{c}"' for c in MERCHANT_DAY_COLUMNS[:5])
@@ -216,7 +306,8 @@ def _merchant_day_sql(param):
 
 
 def rebuild_rollups(on_progress=lambda count: None):
-    """Recompute every counter from the stored reports (in report order); returns how many.
+    """Recompute every counter from the stored reports (day by day, each day's reports in
+    the order they arrived); returns how many.
 
     Holds the counting lock throughout, so nothing else counts meanwhile; reports stored
     meanwhile stay pending and count afterwards. Reads without holding up the writers,
@@ -228,37 +319,46 @@ def rebuild_rollups(on_progress=lambda count: None):
         networks = dict(Bank.select(Bank.id, Bank.network).tuples())
         cities = dict(Outlet.select(Outlet.id, Outlet.city).tuples())
         staging = _Staging()
-        tally, day, pending, total = Tally(), None, [], 0
+        day_reports, pending, total = [], [], 0
         query = (Feedback.select(Feedback.id, Feedback.uncounted, Feedback.created_at, Feedback.merchant, Feedback.bank,
                                  Feedback.user_id, Feedback.feedback_type, Feedback.outlet, Feedback.verdict,
-                                 Feedback.offer_status)
+                                 Feedback.offer_status, Feedback.anonymous, Feedback.new_customer, Feedback.suspicion,
+                                 Feedback.ip_hash, Feedback.device_hash)
                  .order_by(Feedback.created_at, Feedback.id).tuples())
-        for count, (report_id, uncounted, created_at, merchant_id, bank_id, user_id, type_id, outlet_id, verdict,
-                    offer_status) in enumerate(query.iterator(), 1):
-            if created_at.date() != day:
-                total += staging.add(tally)
-                tally, day = Tally(), created_at.date()
+        for count, (report_id, uncounted, created_at, merchant_id, bank_id, user_id, type_id, outlet_id, *rest) in \
+                enumerate(query.iterator(), 1):
+            if day_reports and created_at.date() != day_reports[-1].day:
+                total += staging.add(_day_tally(day_reports))
+                day_reports = []
             if uncounted:
                 pending.append(report_id)
-            tally.add(day=day, merchant_id=merchant_id, bank_id=bank_id, network_id=networks[bank_id],
-                      user_id=user_id, type_id=type_id, city=cities.get(outlet_id, ""), verdict=verdict,
-                      offer_status=offer_status)
+            day_reports.append(Counted(report_id, created_at.date(), merchant_id, bank_id, networks[bank_id], user_id,
+                                       type_id, cities.get(outlet_id, ""), *rest))
             if count % 100_000 == 0:
                 on_progress(100_000)
-        total += staging.add(tally)
+        total += staging.add(_day_tally(day_reports))
         with write_transaction(COUNTING_LOCK + "-write"):
-            MerchantDay.delete().execute()
-            CustomerDay.delete().execute()
+            for table in _Staging.TABLES:
+                database.execute_sql(f'DELETE FROM "{table}"')
             staging.move()
             _set_uncounted(False, pending)
         staging.drop()
     return total
 
 
+def _day_tally(reports):
+    """One day's counters, its reports taken in the order they arrived (as counting does)."""
+    tally = Tally()
+    for report in sorted(reports, key=operator.attrgetter("id")):
+        tally.add(report)
+    return tally
+
+
 class _Staging:
     """Temporary tables (this connection's own) shaped like the counters' tables."""
 
-    TABLES = ("customerday", "merchantday")
+    TABLES = ("customerday", "sourceday", "merchantday")
+    COLUMNS = (CUSTOMER_DAY_COLUMNS, SOURCE_DAY_COLUMNS, MERCHANT_DAY_COLUMNS)
 
     def __init__(self):
         for table in self.TABLES:
@@ -269,12 +369,13 @@ class _Staging:
     def add(self, tally):
         """Stage a finished day's rows; returns the reports they count."""
         tally.write(*(_insert_sql(f"staged_{table}", columns, database.param)
-                      for table, columns in zip(self.TABLES, (CUSTOMER_DAY_COLUMNS, MERCHANT_DAY_COLUMNS))))
+                      for table, columns in zip(self.TABLES, self.COLUMNS)))
         return count_reports_total(tally.totals)
 
     def move(self):
-        for table in self.TABLES:
-            database.execute_sql(f'INSERT INTO "{table}" SELECT * FROM "staged_{table}"')
+        for table, columns in zip(self.TABLES, self.COLUMNS):
+            names = ", ".join(f'"{c}"' for c in columns)
+            database.execute_sql(f'INSERT INTO "{table}" ({names}) SELECT {names} FROM "staged_{table}"')
 
     def drop(self):
         for table in self.TABLES:

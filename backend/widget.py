@@ -6,8 +6,6 @@ expiring token naming the widget key, bank, offer, outlet, customer and host pag
 """
 import functools
 import gzip
-import hashlib
-import hmac
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -18,11 +16,10 @@ from wtforms import Form, StringField, ValidationError
 
 from .config import PROJECT_DIR
 from .credentials import signature_matches
-from .feedback import record_feedback
+from .feedback import Reporter, ReportRejected, Rules, keyed_hash, resolve_report, submit_report
 from .forms import NumberField, between, plain_text, strip
-from .geo import nearest_outlet
 from .i18n import TEXT, language, type_label
-from .models import Client, Feedback, FeedbackType, Outlet, utcnow
+from .models import Client, Feedback, FeedbackType, utcnow
 
 bp = Blueprint("widget", __name__)
 
@@ -112,18 +109,26 @@ def problem_view(problem, lang, client=None):
                                                 "lang": lang, "theme": ""}, problem.status, client)
 
 
+def reporter_of(client):
+    return Reporter(client.id, client.bank_id, client.network_id)
+
+
+def rejected_problem(exc):
+    """The customer's words for a report the catalogue rules refuse."""
+    if exc.fields == ["your_bank_code"]:
+        return Problem("bank_needed")
+    return Problem("unknown_offer", 404)
+
+
 def resolve(client, bank_code, offer_code, outlet_code):
     """The bank, offer and outlet a widget reports on, checked to belong together."""
-    lookups = current_app.extensions["lookups"]
-    bank = client.bank if client.bank_id else lookups.bank(bank_code)
-    if bank is None or (client.network_id and bank.network_id != client.network_id):
-        raise Problem("bank_needed")
-    offer = lookups.offer(offer_code)
-    if offer is None or not offer.powered_for(bank):
-        raise Problem("unknown_offer", 404)
-    outlet = lookups.outlet(outlet_code) if outlet_code else None
-    if outlet_code and (outlet is None or outlet.merchant_id != offer.merchant_id):
-        raise Problem("unknown_offer", 404)
+    if client.bank_id:
+        bank_code = client.bank.code
+    try:
+        bank, offer, outlet, _ = resolve_report(current_app.extensions["lookups"], reporter_of(client),
+                                                bank_code=bank_code, offer_code=offer_code, outlet_code=outlet_code)
+    except ReportRejected as exc:
+        raise rejected_problem(exc) from None
     return bank, offer, outlet
 
 
@@ -133,6 +138,7 @@ def view_context(state, client, bank, offer, outlet, token):
     return {
         "t": TEXT[lang], "lang": lang, "theme": state["m"], "token": token, "offer": offer,
         "merchant": offer.merchant, "outlet": outlet, "bank": bank, "host_origin": state["h"],
+        "offer_status": offer.status_on(utcnow().date()),
         "types": [(feedback_type, type_label(feedback_type, lang)) for feedback_type in types],
     }
 
@@ -200,14 +206,15 @@ def frame():
                 raise Problem("signature", 403)
             user_id = data["uid"]
         elif data["device"]:
-            user_id = "device:" + data["device"][:64]
+            # A device id means something only to the widget key that made it.
+            user_id = f"device:{client.id}:{data['device'][:64]}"
         else:
             raise Problem("unknown_key")
         bank, offer, outlet = resolve(client, data["bank"], data["offer"], data["outlet"])
     except Problem as problem:
         return problem_view(problem, lang, client)
     state = {"k": client.widget_key, "b": bank.code, "o": offer.code, "t": outlet.code if outlet else "",
-             "u": user_id, "h": host_origin, "l": lang, "m": data["theme"] if data["theme"] in ("light", "dark") else ""}
+             "u": user_id, "s": bool(data["uid"]), "h": host_origin, "l": lang, "m": data["theme"] if data["theme"] in ("light", "dark") else ""}
     token = serializer().dumps(state)
     return render_view("widget/_choose.html", view_context(state, client, bank, offer, outlet, token), client=client)
 
@@ -281,24 +288,21 @@ def report():
     feedback_type = chosen_type(form)
     config = current_app.config
     now = utcnow()
-    ip_hash = hmac.new(config["SECRET_KEY"].encode(), (request.remote_addr or "").encode(), hashlib.sha256).hexdigest()[:32]
+    ip_hash = keyed_hash(config["SECRET_KEY"], request.remote_addr or "")
     by_device, by_ip = recent_reports(state["u"], ip_hash, now - timedelta(hours=1))
     if by_device >= config["WIDGET_REPORTS_PER_DEVICE_HOUR"] or by_ip >= config["WIDGET_REPORTS_PER_IP_HOUR"]:
         raise Problem("rate_limited", 429)
-    latitude, longitude, accuracy = form.user_latitude.data, form.user_longitude.data, form.user_accuracy.data
-    outlet, inferred = context["outlet"], False
-    if outlet is None and latitude is not None:
-        # No outlet on the page: the customer's position says which of the merchant's outlets.
-        candidates = Outlet.select().where(Outlet.merchant == context["offer"].merchant_id, Outlet.latitude.is_null(False))
-        outlet = nearest_outlet(candidates, latitude, longitude, accuracy, config["LOCATION_RADIUS_M"])
-        inferred = outlet is not None
-    result = record_feedback(
-        bank=context["bank"], offer=context["offer"], outlet=outlet, feedback_type=feedback_type,
-        user_id=state["u"], latitude=latitude, longitude=longitude, accuracy_m=accuracy,
-        comment=form.comment.data or "", client_id=client.id, channel="widget", now=now,
-        default_radius_m=config["LOCATION_RADIUS_M"], duplicate_window=timedelta(hours=config["DUPLICATE_WINDOW_HOURS"]),
-        outlet_inferred=inferred, ip_hash=ip_hash,
-    )
+    try:
+        result = submit_report(
+            current_app.extensions["lookups"], Rules.from_config(config), reporter_of(client),
+            bank_code=context["bank"].code, offer_code=context["offer"].code, outlet_code=state["t"],
+            feedback_type=str(feedback_type.id), user_id=state["u"], now=now, latitude=form.user_latitude.data,
+            longitude=form.user_longitude.data, accuracy_m=form.user_accuracy.data, comment=form.comment.data or "",
+            # "s": the customer id was signed by the bank (forms from before it existed: by the id's form).
+            channel="widget", anonymous=not state.get("s", not state["u"].startswith("device:")), ip_hash=ip_hash,
+        )
+    except ReportRejected as exc:
+        raise rejected_problem(exc) from None
     context.update(duplicate=result.duplicate, reference=reference_number(result.feedback_id))
     return render_view("widget/_thanks.html", context, client=client)
 

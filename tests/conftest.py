@@ -115,3 +115,17 @@ def report_params(bank_client):
         "your_bank_code": "BANK1",
         "outlet_code": "O1",
     }
+
+
+@pytest.fixture
+def shops(catalog):
+    """Merchants S1..S5, one outlet each in Pune, with a First Bank offer (S5's has expired)."""
+    sections = {
+        "merchants": [{"code": f"S{n}", "name": f"Shop {n}"} for n in range(1, 6)],
+        "outlets": [{"code": f"S{n}-1", "merchant": f"S{n}", "name": f"Shop {n} outlet", "city": "Pune",
+                     "latitude": 18.5 + n / 100, "longitude": 73.8} for n in range(1, 6)],
+        "offers": [{"code": f"S{n}-OFFER", "title": f"Offer {n}", "bank": "BANK1", "merchant": f"S{n}",
+                    "valid_from": "2020-01-01", "valid_to": "2026-01-01" if n == 5 else "2099-12-31"} for n in range(1, 6)],
+    }
+    import_catalog({name: [(f"test {name} {i}", {k: str(v) for k, v in row.items()}) for i, row in enumerate(rows)]
+                    for name, rows in sections.items()} | {"networks": [], "banks": []})

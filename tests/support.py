@@ -4,6 +4,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import timedelta
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
@@ -56,3 +57,23 @@ def served(env, log_path, workers=2):
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def make_report(*, when, user="asha@example.com", bank="BANK1", offer="OF1", outlet="O1", type_id=1, position="at",
+                accuracy=10, **extra):
+    """Record a report through the domain function, as an entrance would; position: "at"
+    (the outlet's door), "away" (5 km off), None (not shared), or (latitude, longitude)."""
+    from backend.feedback import Rules, record_feedback
+    from backend.models import Bank, FeedbackType, Offer, Outlet
+
+    found_outlet = Outlet.get(Outlet.code == outlet) if outlet else None
+    lat, lon = (found_outlet.latitude, found_outlet.longitude) if found_outlet and found_outlet.latitude else (19.0, 72.8)
+    if position == "at":
+        position = (lat + 0.0001, lon)  # 11 m off the outlet's point, as a phone at the till would be
+    elif position == "away":
+        position = (lat + 0.05, lon)
+    latitude, longitude = position or (None, None)
+    return record_feedback(bank=Bank.get(Bank.code == bank), offer=Offer.get(Offer.code == offer), outlet=found_outlet,
+                           feedback_type=FeedbackType.get_by_id(type_id), user_id=user, now=when,
+                           rules=Rules(150, timedelta(hours=24)), latitude=latitude, longitude=longitude,
+                           accuracy_m=accuracy if position else None, **extra)

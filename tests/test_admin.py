@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from backend.accounts import create_admin
-from backend.feedback import record_feedback
-from backend.models import AdminUser, Bank, FeedbackType, Merchant, Offer, Outlet, utcnow
+from backend.models import AdminUser, Merchant, utcnow
+from support import make_report
 
 PASSWORD = "correct horse battery"
 
@@ -27,11 +27,8 @@ def reports(catalog):
     now = utcnow()
     for n in range(3):
         for bank, offer, outlet in (("BANK1", "OF1", "O1"), ("BANK3", "OF4", "O3")):
-            record_feedback(bank=Bank.get(Bank.code == bank), offer=Offer.get(Offer.code == offer),
-                            outlet=Outlet.get(Outlet.code == outlet), feedback_type=FeedbackType.get_by_id(1),
-                            user_id=f"customer{n}@{bank.lower()}.example", now=now - timedelta(hours=n),
-                            default_radius_m=150, duplicate_window=timedelta(hours=24),
-                            comment=f"<script>alert({n})</script> from {bank}")
+            make_report(bank=bank, offer=offer, outlet=outlet, user=f"customer{n}@{bank.lower()}.example",
+                        when=now - timedelta(hours=n), position=None, comment=f"<script>alert({n})</script> from {bank}")
 
 
 def csrf_token(client, url="/admin/login"):
@@ -163,14 +160,11 @@ def test_leaderboard_csv(client, admins, reports):
     assert answer.mimetype == "text/csv" and "attachment" in answer.headers["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(answer.get_data(as_text=True))))
     assert {row["merchant_name"] for row in rows} == {"Cafe Aroma", "Urban Threads"}
-    assert all(row["reports"] == "3" and row["flag"] == "needs_training" for row in rows)
+    assert all(row["reports"] == "3" and row["flag"] == "" for row in rows)  # neither stands out
 
 
 def test_merchant_csv_quotes_formulas(client, admins, catalog):
-    record_feedback(bank=Bank.get(Bank.code == "BANK1"), offer=Offer.get(Offer.code == "OF1"),
-                    outlet=Outlet.get(Outlet.code == "O1"), feedback_type=FeedbackType.get_by_id(1),
-                    user_id="x@bank1.example", now=utcnow(), default_radius_m=150,
-                    duplicate_window=timedelta(hours=24), comment="=HYPERLINK(\"http://evil\")")
+    make_report(user="x@bank1.example", when=utcnow(), comment="=HYPERLINK(\"http://evil\")")
     log_in(client, "ops@platform.example")
     exported = client.get(f"/admin/merchants/{merchant_id('M1')}/reports.csv").get_data(as_text=True)
     assert "'=HYPERLINK" in exported

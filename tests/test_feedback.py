@@ -1,20 +1,13 @@
 """record_feedback, the domain function every channel ends in, without HTTP."""
 from datetime import datetime, timedelta
 
-from backend.feedback import record_feedback
 from backend.lookups import TTLCache
-from backend.models import Bank, FeedbackType, Feedback, Offer, Outlet
-
-WINDOW = timedelta(hours=24)
+from backend.models import Feedback
+from support import make_report
 
 
 def record(now, **overrides):
-    arguments = dict(
-        bank=Bank.get(Bank.code == "BANK1"), offer=Offer.get(Offer.code == "OF1"), outlet=Outlet.get(Outlet.code == "O1"),
-        feedback_type=FeedbackType.get_by_id(1), user_id="device-1", now=now, default_radius_m=150,
-        duplicate_window=WINDOW, latitude=19.0596, longitude=72.8295,
-    )
-    return record_feedback(**{**arguments, **overrides})
+    return make_report(when=now, user="device-1", **overrides)
 
 
 def test_duplicate_window_is_24_hours(catalog):
@@ -27,8 +20,8 @@ def test_duplicate_window_is_24_hours(catalog):
 
 
 def test_offer_status_uses_the_report_time(catalog):
-    assert record(datetime(2020, 6, 1), offer=Offer.get(Offer.code == "OF3")).offer_status == "active"
-    assert record(datetime(2021, 6, 1), offer=Offer.get(Offer.code == "OF3")).offer_status == "expired"
+    assert record(datetime(2020, 6, 1), offer="OF3").offer_status == "active"
+    assert record(datetime(2021, 6, 1), offer="OF3").offer_status == "expired"
 
 
 def test_merchant_level_report_without_outlet(catalog):
@@ -39,8 +32,7 @@ def test_merchant_level_report_without_outlet(catalog):
 
 
 def test_outlet_radius_overrides_default(catalog):
-    result = record(datetime(2026, 3, 1), offer=Offer.get(Offer.code == "OF6"), outlet=Outlet.get(Outlet.code == "O3"),
-                    latitude=12.9372, longitude=77.6245)
+    result = record(datetime(2026, 3, 1), offer="OF6", outlet="O3", position=(12.9372, 77.6245))
     assert (result.verdict, result.radius_m) == ("at_outlet", 300)
 
 

@@ -8,41 +8,26 @@ import psycopg2
 import pytest
 
 from backend import rollups
-from backend.catalog import import_catalog
 from backend.db import lock_id, sqlite_path
-from backend.feedback import record_feedback
-from backend.models import Bank, CustomerDay, Feedback, FeedbackType, Merchant, MerchantDay, Network, Offer, Outlet
+from backend.models import Bank, CustomerDay, Feedback, Merchant, MerchantDay, Network, SourceDay
 from backend.ranking import Filters, merchant_leaderboard
 from backend.rollups import COUNT_EVERY, COUNTING_LOCK, count_pending, rebuild_rollups
+from support import make_report
 
 TODAY = date(2026, 6, 30)
 NOON = datetime(2026, 6, 30, 12, 0)
 
 
-@pytest.fixture
-def shops(catalog):
-    """Merchants S1..S5, one outlet each in Pune, with a First Bank offer (S5's has expired)."""
-    sections = {
-        "merchants": [{"code": f"S{n}", "name": f"Shop {n}"} for n in range(1, 6)],
-        "outlets": [{"code": f"S{n}-1", "merchant": f"S{n}", "name": f"Shop {n} outlet", "city": "Pune",
-                     "latitude": 18.5 + n / 100, "longitude": 73.8} for n in range(1, 6)],
-        "offers": [{"code": f"S{n}-OFFER", "title": f"Offer {n}", "bank": "BANK1", "merchant": f"S{n}",
-                    "valid_from": "2020-01-01", "valid_to": "2026-01-01" if n == 5 else "2099-12-31"} for n in range(1, 6)],
-    }
-    import_catalog({name: [(f"test {name} {i}", {k: str(v) for k, v in row.items()}) for i, row in enumerate(rows)]
-                    for name, rows in sections.items()} | {"networks": [], "banks": []})
-
-
-def report(shop, user, when=NOON, type_id=1, where="at", bank="BANK1", offer=None, outlet=None):
+def report(shop, user, when=NOON, type_id=1, where="at", bank="BANK1", offer=None, outlet=None, **extra):
     """Record a report at a shop's outlet; where: at (verified), away, or None (not shared)."""
-    outlet = Outlet.get(Outlet.code == (outlet or f"{shop}-1"))
-    offer = Offer.get(Offer.code == (offer or f"{shop}-OFFER"))
-    lat, lon = (outlet.latitude, outlet.longitude) if outlet.latitude is not None else (19.0, 72.8)
-    position = {"at": (lat, lon), "away": (lat + 0.05, lon), None: (None, None)}[where]
-    return record_feedback(bank=Bank.get(Bank.code == bank), offer=offer, outlet=outlet,
-                           feedback_type=FeedbackType.get_by_id(type_id), user_id=user, now=when,
-                           default_radius_m=150, duplicate_window=timedelta(hours=24),
-                           latitude=position[0], longitude=position[1], accuracy_m=10 if where else None)
+    return make_report(when=when, user=user, bank=bank, offer=offer or f"{shop}-OFFER", outlet=outlet or f"{shop}-1",
+                       type_id=type_id, position=where, **extra)
+
+
+def regulars(*users, bank="BANK1"):
+    """Make these customers known to the bank (a report long ago), so none is brand-new."""
+    for user in users:
+        report("S4", user, when=NOON - timedelta(days=400), bank=bank)
 
 
 def board(scope="all", days=30, **filters):
@@ -69,7 +54,8 @@ def test_reports_from_people_who_were_not_there_cannot_carry_a_merchant(shops):
     for n in range(3):
         report("S2", f"there{n}", where="at")
     report("S3", "a", where=None), report("S3", "b", where=None), report("S3", "c", where=None)
-    assert ranked_names(board()) == ["Shop 2", "Shop 3", "Shop 1"]  # scores 3, 1.5, 0.9
+    # Scores 3, 1.5 and 0.3: the 9 brand-new customers away from S1 on one day count as 3.
+    assert ranked_names(board()) == ["Shop 2", "Shop 3", "Shop 1"]
 
 
 def test_one_person_cannot_put_a_merchant_on_the_board(shops):
@@ -84,6 +70,7 @@ def test_one_person_cannot_put_a_merchant_on_the_board(shops):
 
 
 def test_a_sudden_rise_is_put_on_fraud_watch(shops):
+    regulars(*(f"now{n}" for n in range(9)))
     for week in range(1, 9):  # a steady 2 a week at both shops for 8 weeks...
         for n in range(2):
             for shop in ("S1", "S2"):
@@ -92,17 +79,21 @@ def test_a_sudden_rise_is_put_on_fraud_watch(shops):
         report("S1", f"now{n}", when=NOON - timedelta(hours=n))
     for n in range(3):
         report("S2", f"now{n}", when=NOON - timedelta(hours=n))
-    flags = {row.name: row.flag for row in board(days=90).ranked}
-    assert flags == {"Shop 1": "fraud_watch", "Shop 2": "needs_training"}
+    rows = {row.name: row for row in board(days=90).ranked}
+    assert {name: row.flag for name, row in rows.items()} == {"Shop 1": "fraud_watch", "Shop 2": ""}
+    assert rows["Shop 1"].flag_reasons == ["9.0 weighted customer-days in the last 7 days, 4.5 x the 8-week weekly mean (2.0)"]
 
 
 def test_verified_expired_claims_on_an_active_offer_are_put_on_fraud_watch(shops):
+    regulars(*(f"c{n}" for n in range(5)))
     for n in range(5):
         report("S1", f"c{n}", type_id=2)  # told it expired, at the outlet, offer active
-        report("S5", f"c{n}", type_id=2)  # the same where the offer had in fact expired
+        report("S5", f"c{n}", type_id=2)  # the same where the offer had in fact expired: not counted
         report("S2", f"c{n}", type_id=2, where="away")  # and from people who were elsewhere
-    flags = {row.name: row.flag for row in board().ranked}
-    assert flags == {"Shop 1": "fraud_watch", "Shop 5": "needs_training", "Shop 2": "needs_training"}
+    rows = {row.name: row for row in board().ranked}
+    assert {name: row.flag for name, row in rows.items()} == {"Shop 1": "fraud_watch", "Shop 2": ""}
+    assert rows["Shop 1"].flag_reasons == [
+        "5 verified customers told the offer had expired while it was active (100% of verified customer-days)"]
 
 
 def test_each_audience_sees_only_its_reports(shops, catalog):
@@ -136,8 +127,8 @@ def test_details_of_a_row(shops):
         report("S1", f"u{n}", type_id=type_id, where="at" if n else "away")
     [row] = board().ranked
     assert row.by_type == {1: 2, 2: 1}
-    assert (row.outlets_affected, round(row.verified_share, 3), row.change) == (1, 0.667, 2.0)
-    assert row.trend[-1] == 3 and sum(row.trend) == 4 and len(row.trend) == 12
+    assert (row.outlets_affected, round(row.verified_share, 3), round(row.change, 3)) == (1, 0.667, 1.1)
+    assert row.trend[-1] == 2.1 and sum(row.trend) == 3.1 and len(row.trend) == 12  # weighted customer-days
 
 
 def test_counters_equal_a_recount_after_a_mixed_workload(shops, client, bank_client):
@@ -154,7 +145,7 @@ def test_counters_equal_a_recount_after_a_mixed_workload(shops, client, bank_cli
 
     def snapshot():
         days = sorted((row[:5] + tuple(round(v, 6) for v in row[5:])) for row in MerchantDay.select().tuples())
-        return days, sorted(CustomerDay.select().tuples())
+        return days, sorted(CustomerDay.select().tuples()), sorted(SourceDay.select().tuples())
 
     pending = Feedback.select().where(Feedback.uncounted == True).count()  # noqa: E712
     assert count_pending(batch_size=7) == pending  # in batches that split customer-days
@@ -178,6 +169,7 @@ def test_after_every_so_many_reports_a_worker_counts_what_is_pending(client, rep
 
 
 def test_the_leaderboard_counts_what_is_pending_and_a_rebuild_keeps_later_reports_pending(shops):
+    regulars("u3")
     for n in range(3):
         report("S1", f"u{n}")
     board = merchant_leaderboard(Filters("all", TODAY - timedelta(days=6), TODAY), TODAY)
