@@ -19,6 +19,13 @@ judged at 20 % noise; the exit status is 1 if one is missed.
 Usage: .venv/bin/python bench/signal.py [--seed 1] [--merchants 300] [--noise 0 20 40]
        [--database-url sqlite:///PATH (one noise level only)] [--keep]
 """
+import sys
+from pathlib import Path
+
+# Run as a script, this file's folder comes first on the import path, where this file would
+# stand in for the standard library's `signal` (which subprocess imports): take it off.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 import argparse
 import bisect
 import csv
@@ -31,7 +38,6 @@ import re
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -41,7 +47,6 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -774,6 +779,7 @@ def judge(world, board, verified_board, genuine, noise, thanked):
         "bursts": {c: c in flagged["fraud_watch"] for c, r in roles.items() if r == "burst"},
         "innocent_flagged": (sum(bool(r["flag"]) for r in innocent_ranked), len(innocent_ranked)),
         "ranked": len(rows), "low_volume": board.get("low_volume_merchants"),
+        "innocent_codes": {r["merchant_code"] for r in innocent_ranked}, "bad_codes": bad,
     }
 
 
@@ -824,10 +830,10 @@ def print_world(share, counts, imported, wrong_imported, live, floods, figures, 
     """The figures of one noise level."""
     print(f"\n=== noise {share:.0%} ===")
     print("reports: " + ", ".join(f"{NOISE_NAMES.get(k, k)} {n:,}" for k, n in counts.items() if n))
-    (summary, seconds), rows = imported
+    ((summary, seconds), rows), resends = imported
     print(f"history import: {rows:,} rows in {seconds:.1f} s = {rows / seconds:,.0f} rows/s; stored "
-          f"{summary.get('stored')}, duplicates {summary.get('duplicates')} (resends written "
-          f"{counts['history resends']}), bad {summary.get('bad')}")
+          f"{summary.get('stored')}, duplicates {summary.get('duplicates')} (resends written {resends}), "
+          f"bad {summary.get('bad')}")
     if wrong_imported:
         wrong, _ = wrong_imported
         print(f"wrong-outlet import (--skip-bad): {wrong.get('rows')} rows, bad {wrong.get('bad')}, "
@@ -851,18 +857,27 @@ def print_world(share, counts, imported, wrong_imported, live, floods, figures, 
     print(f"leaderboard {first} to {last}: {figures['ranked']} ranked rows returned (limit 200), "
           f"{figures['low_volume']} low volume")
     print(f"  {'rank':>4} {'merchant':8} {'score':>7} {'reports':>7} {'cust':>5} {'days v/u/a/d':>14} "
-          f"{'flag':15} {'reasons':28} truth")
+          f"{'flag':15} {'truth':45} reasons")
     for row in figures["rows"][:10]:
         days = row.get("customer_days") or {}
         days_text = "/".join(str(days.get(k, "?")) for k in ("verified", "unverified", "away", "discounted"))
         reasons = ",".join(row.get("flag_reasons") or [])
         print(f"  {row['rank']:>4} {row['merchant_code']:8} {row['score']:>7.1f} {row['reports']:>7} "
-              f"{row['distinct_customers']:>5} {days_text:>14} {row['flag'] or '-':15} {reasons[:28]:28} "
-              f"{truth_label(world, row['merchant_code'], figures['targets'], size_rank)}")
+              f"{row['distinct_customers']:>5} {days_text:>14} {row['flag'] or '-':15} "
+              f"{truth_label(world, row['merchant_code'], figures['targets'], size_rank):45} {reasons}")
     print(f"precision@10: {figures['precision']:.2f} (verified_only=1: {figures['precision_verified']:.2f}; "
           f"genuine reports only, documented score, no size information: {figures['reference']:.2f})")
     top_targets = ", ".join(f"{code} ({', '.join(NOISE_NAMES[k] for k in kinds)})" for code, kinds in figures["targets_top"])
     print(f"innocent targets in the top 10: {len(figures['targets_top'])}" + (f": {top_targets}" if top_targets else ""))
+    ranks = {row["merchant_code"]: row for row in figures["rows"]}
+    by_kind = defaultdict(list)
+    for code, kinds in sorted(figures["targets"].items()):
+        for kind in kinds:
+            row = ranks.get(code)
+            by_kind[kind].append(f"{code} " + (f"#{row['rank']} ({row['customer_days']['discounted']} discounted)"
+                                               if row else "unranked"))
+    for kind, places in by_kind.items():
+        print(f"  {NOISE_NAMES[kind]} targets: {', '.join(places)}")
     for name, key in (("needs_training", "nt"), ("fraud_watch", "fw")):
         hit, flagged, truth = figures[key]
         precision = ratio(hit, flagged)
@@ -871,6 +886,15 @@ def print_world(share, counts, imported, wrong_imported, live, floods, figures, 
     print("bursts flagged fraud_watch: " + ", ".join(f"{c} {'yes' if v else 'NO'}" for c, v in figures["bursts"].items()))
     flagged, ranked = figures["innocent_flagged"]
     print(f"innocent merchants flagged: {flagged} of {ranked} ranked innocent ({ratio(flagged, ranked) or 0:.1%})")
+    for row in figures["rows"]:
+        if row["flag"] and row["merchant_code"] in figures["innocent_codes"]:
+            print(f"  #{row['rank']:<3} {row['merchant_code']} {row['flag']:15} "
+                  f"{truth_label(world, row['merchant_code'], figures['targets'], size_rank):45} "
+                  f"{', '.join(row['flag_reasons'])}")
+    missed = [row for row in figures["rows"] if row["merchant_code"] in figures["bad_codes"] and not row["flag"]]
+    for row in missed:
+        print(f"  #{row['rank']:<3} {row['merchant_code']} {'(no flag)':15} "
+              f"{truth_label(world, row['merchant_code'], figures['targets'], size_rank):45}")
 
 
 def targets_met(figures):
@@ -902,10 +926,11 @@ def run_world(args, share, folder, describe):
     everything = sorted(genuine + noise, key=lambda r: r.t)
     history = [r for r in everything if r.t < world.history_end and r.kind != "wrong_outlet"]
     wrong_history = [r for r in everything if r.t < world.history_end and r.kind == "wrong_outlet"]
-    live = [r for r in everything if r.t >= world.history_end]
+    # A resend arrives once its original was answered (sent together, either may come first).
+    live = ([r for r in everything if r.t >= world.history_end and r.kind != "duplicate"]
+            + [r for r in everything if r.t >= world.history_end and r.kind == "duplicate"])
     counts = Counter({"genuine": len(genuine)}) + Counter(r.kind for r in noise)
     counts["flood"] = len(floods) * FLOOD_DEVICES
-    counts["history resends"] = sum(r.kind == "duplicate" for r in history)
 
     env = {**os.environ, "DATABASE_URL": args.database_url or f"sqlite:///{folder / 'site.db'}",
            "OFFERS_FEEDBACK_DATA": str(folder)}
@@ -940,7 +965,8 @@ def run_world(args, share, folder, describe):
         print(f"the leaderboard's rows lack: {', '.join(missing)} (needed by this benchmark)")
         sys.exit(1)
     figures = judge(world, board, verified_board, genuine, noise, flood_answers[1])
-    print_world(share / 100, counts, imported, wrong_imported, sent, flood_answers, figures, world, size_rank)
+    resends = sum(r.kind == "duplicate" for r in history)
+    print_world(share / 100, counts, (imported, resends), wrong_imported, sent, flood_answers, figures, world, size_rank)
     figures |= {"import_rate": imported[1] / imported[0][1], "live_rate": sum(sent[0].values()) / sent[2],
                 "seconds": time.perf_counter() - began, "board_seconds": board_seconds}
     print(f"leaderboard answered in {board_seconds:.2f} s; world run in {figures['seconds']:.0f} s")

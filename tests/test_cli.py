@@ -99,3 +99,65 @@ def test_seed_demo_fills_an_empty_database_once(run):
     clientkey = next(line.split()[1] for line in result.output.splitlines() if "clientkey" in line)
     assert quiet.exit_code == 0 and clientkey in quiet.output
     assert Feedback.select().count() == reports.count()
+
+
+CSV_HEADER = "reported_at,your_bank_code,user_id,offer_code,outlet_code,feedback_type,user_latitude,user_longitude,user_accuracy,comment\n"
+
+
+@pytest.fixture
+def bank1_key(run):
+    run("import-catalog", str(DATA / "catalog.json"))
+    created = json.loads(run("create-client", "--name", "First Bank", "--bank", "BANK1", "--json").output)
+    return created["clientkey"]
+
+
+def test_import_reports_records_history_through_the_api_rules(run, bank1_key, tmp_path):
+    path = tmp_path / "history.csv"
+    path.write_text(CSV_HEADER
+                    + '2025-03-01T18:30:00+05:30,BANK1,asha@example.com,OF1,O1,1,19.0597,72.8295,15,"Refused, twice"\n'
+                    + "2025-03-01T14:00:00Z,BANK1,asha@example.com,OF1,O1,merchant_declined,,,,\n"  # within 24 h: duplicate
+                    + "2025-03-02T09:00:00+00:00,BANK1,ravi@example.com,OF3,O1,2,19.0597,72.8295,20,\n")
+    result = run("import-reports", str(path), "--client", bank1_key, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"rows": 3, "stored": 2, "duplicates": 1, "bad": 0, "errors": []}
+    first = Feedback.get(Feedback.user_id == "asha@example.com")
+    assert (first.created_at.isoformat(), first.channel, first.verdict, first.comment) == (
+        "2025-03-01T13:00:00", "import", "at_outlet", "Refused, twice")
+    assert Feedback.get(Feedback.user_id == "ravi@example.com").offer_status == "expired"  # as on that day
+    assert not Feedback.select().where(Feedback.uncounted == True).exists()  # noqa: E712  counted
+
+
+def test_import_reports_stores_nothing_when_a_row_is_bad_unless_asked(run, bank1_key, tmp_path):
+    path = tmp_path / "queued.jsonl"
+    rows = [{"reported_at": "2025-03-01T10:00:00+05:30", "your_bank_code": "BANK1", "user_id": "a", "offer_code": "OF1",
+             "outlet_code": "O1", "feedback_type": 1, "user_latitude": 19.0597, "user_longitude": 72.8295},
+            {"reported_at": "2025-03-01T10:00:00", "your_bank_code": "BANK1", "user_id": "b", "offer_code": "OF1",
+             "outlet_code": "O1", "feedback_type": 1},  # no UTC offset
+            {"reported_at": "2025-03-01T11:00:00Z", "your_bank_code": "BANK2", "user_id": "c", "offer_code": "OF2",
+             "outlet_code": "O1", "feedback_type": 1},  # not this client's bank
+            {"reported_at": "2025-03-01T12:00:00Z", "your_bank_code": "BANK1", "user_id": "d", "offer_code": "OF1",
+             "outlet_code": "O3", "feedback_type": 1}]  # another merchant's outlet
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows) + "\n[1, 2]\n")
+    result = run("import-reports", str(path), "--client", bank1_key)
+    assert result.exit_code == 1 and not Feedback.select().exists()
+    assert "line 2: reported_at: must give its UTC offset" in result.output
+    assert "line 3: This client may not report for that bank." in result.output
+    assert "line 4: That outlet is not one of the offer's merchant's outlets." in result.output
+    assert "line 6: is not a JSON object" in result.output
+    skipped = run("import-reports", str(path), "--client", bank1_key, "--skip-bad", "--json")
+    summary = json.loads(skipped.stdout)
+    assert (skipped.exit_code, summary["stored"], summary["bad"]) == (0, 1, 4)
+    assert [(e["line"], e["fields"]) for e in summary["errors"]] == [
+        (2, ["reported_at"]), (3, ["your_bank_code"]), (4, ["outlet_code", "offer_code"]), (6, [])]
+    assert [r.user_id for r in Feedback.select()] == ["a"]
+
+
+def test_import_reports_refuses_unknown_columns_and_future_times(run, bank1_key, tmp_path):
+    path = tmp_path / "odd.csv"
+    path.write_text("reported_at,user_id,secret_column\n2025-01-01T00:00:00Z,a,x\n")
+    result = run("import-reports", str(path), "--client", bank1_key)
+    assert result.exit_code == 1 and "Unknown column(s): secret_column" in result.output
+    future = (utcnow() + timedelta(hours=1)).isoformat() + "Z"
+    path.write_text(CSV_HEADER + f"{future},BANK1,a,OF1,O1,1,,,,\n")
+    result = run("import-reports", str(path), "--client", bank1_key)
+    assert result.exit_code == 1 and "line 2: reported_at: must not be in the future" in result.output

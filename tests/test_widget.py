@@ -54,7 +54,9 @@ def test_two_posts_record_one_report(client, widget):
     thanks = post(client, "report", token, comment="Refused <b>twice</b>", **coordinates)
     assert "Thank you" in thanks.get_data(as_text=True)
     report = Feedback.get()
-    assert (report.channel, report.user_id, report.verdict, report.outlet.code) == ("widget", "device:dev-1", "at_outlet", "O1")
+    # A device id is scoped to the widget key that made it, and nobody vouches for it.
+    assert (report.channel, report.user_id, report.verdict, report.outlet.code, report.anonymous) == (
+        "widget", f"device:{report.client_id}:dev-1", "at_outlet", "O1", True)
     assert report.comment == "Refused <b>twice</b>" and report.ip_hash and report.outlet_inferred is False
     reference = re.search(r"<strong>([0-9A-F]{4}-[0-9A-F]{4})</strong>", thanks.get_data(as_text=True)).group(1)
     assert report.public_id.upper().startswith("FB_" + reference.replace("-", ""))
