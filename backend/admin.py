@@ -21,7 +21,7 @@ from .accounts import admin_scope, authenticate, visible_banks
 from .charts import sparkline_points, weekly_chart
 from .models import AdminUser, Bank, Feedback, FeedbackType, Merchant, MerchantDay, Offer, Outlet, utcnow
 from .ranking import MIN_CUSTOMERS, Filters, merchant_leaderboard, scope_condition
-from .rollups import count_before_reading
+from .rollups import OFFER_EXPIRED, count_before_reading
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -254,11 +254,10 @@ def visible_reports(merchant_id, filters):
 
 
 def merchant_or_404(merchant_id, scope):
-    """The merchant, if this audience has ever seen a report about it."""
+    """The merchant, if this audience has ever seen a report about it (counted or not)."""
     count_before_reading()
     merchant = Merchant.get_or_none(Merchant.id == merchant_id)
-    seen = MerchantDay.select().where(MerchantDay.scope == scope, MerchantDay.merchant == merchant_id,
-                                      MerchantDay.feedback_type == 0, MerchantDay.city == "").exists()
+    seen = Feedback.select().where(Feedback.merchant == merchant_id, scope_condition(Feedback, scope)).exists()
     if merchant is None or not seen:
         abort(404)
     return merchant
@@ -279,6 +278,8 @@ def merchant(merchant_id):
         outlets.setdefault(outlet_id, {})[verdict] = count
     names = {o.id: o for o in Outlet.select().where(Outlet.id.in_([i for i in outlets if i]))}
     by_type = dict(reports.select(Feedback.feedback_type, fn.COUNT(Feedback.id)).group_by(Feedback.feedback_type).tuples())
+    # Listed, though they count nowhere: the offer had in fact ended (or not started).
+    justified = reports.where(Feedback.feedback_type == OFFER_EXPIRED, Feedback.offer_status != "active").count()
     comments = list(reports.where(Feedback.comment != "").order_by(Feedback.created_at.desc()).limit(20))
     offer_ids = [o for (o,) in reports.select(Feedback.offer).distinct().tuples()]
     today = utcnow().date()
@@ -288,7 +289,7 @@ def merchant(merchant_id):
         "outlets": sorted(((names.get(i), verdicts) for i, verdicts in outlets.items()),
                           key=lambda item: -sum(item[1].values())),
         "types": {t.id: t.label for t in FeedbackType.select()}, "by_type": by_type,
-        "comments": comments, "mask": mask_customer, "chart": weekly_chart(weeks),
+        "comments": comments, "mask": mask_customer, "chart": weekly_chart(weeks), "justified_expired": justified,
         "offers": list(Offer.select().where(Offer.id.in_(offer_ids)).order_by(Offer.valid_to.desc())),
         "today": today,
     }

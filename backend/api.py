@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from .credentials import credentials_match
 from .feedback import ReportRejected, Rules, keyed_hash, submit_report
-from .forms import LeaderboardForm, form_problems, reported_at_problem, user_feedback_form
+from .forms import LeaderboardForm, UserFeedbackForm, bound_form, form_problems, reported_at_problem
 from .models import FeedbackType, utcnow
 from .ranking import Filters, merchant_leaderboard
 
@@ -120,7 +120,7 @@ REPORTED_AT_MAX_AGE = timedelta(days=7)
 
 def user_feedback(params):
     """Record one customer report."""
-    form = validated(user_feedback_form(params))
+    form = validated(bound_form(UserFeedbackForm, params))
     config = current_app.config
     now = utcnow()
     if form.reported_at.data is not None:

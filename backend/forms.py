@@ -171,16 +171,17 @@ def reported_at_problem(reported_at, now, max_age, skew=timedelta(minutes=5)):
 _per_thread = threading.local()
 
 
-def user_feedback_form(formdata):
-    """A UserFeedbackForm holding formdata (not yet validated).
+def bound_form(form_class, formdata):
+    """A form_class form holding formdata (not yet validated), bound once per thread.
 
-    Each thread binds one form once and has WTForms process() new data into it for every
-    report (every field's data is replaced, and validate() replaces every error): binding
-    twelve fields anew cost ~60 µs of a report's ~550 µs in the app (measured).
+    WTForms process() puts new data into every field of the bound form (and validate()
+    replaces every error): binding its fields anew for each report cost ~60 µs of a
+    report's ~550 µs in the app (measured), and most of an imported row's time.
     """
-    form = getattr(_per_thread, "user_feedback", None)
+    forms = _per_thread.__dict__.setdefault("forms", {})
+    form = forms.get(form_class)
     if form is None:
-        form = _per_thread.user_feedback = UserFeedbackForm()
+        form = forms[form_class] = form_class()
     form.process(formdata)
     return form
 

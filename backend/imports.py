@@ -13,7 +13,7 @@ from werkzeug.datastructures import MultiDict
 
 from .db import write_transaction
 from .feedback import ReportRejected, keyed_hash, resolve_report, submit_report
-from .forms import ImportRowForm, form_problems, reported_at_problem
+from .forms import ImportRowForm, bound_form, form_problems, reported_at_problem
 
 COLUMNS = ("reported_at", "your_bank_code", "user_id", "offer_code", "outlet_code", "feedback_type", "user_latitude",
            "user_longitude", "user_accuracy", "comment", "device_id", "client_ip")
@@ -90,7 +90,7 @@ def _check_columns(names):
 
 def checked_row(values, lookups, reporter, now):
     """A valid row's form, or (fields, message) saying what is wrong with it."""
-    form = ImportRowForm(MultiDict(values))
+    form = bound_form(ImportRowForm, MultiDict(values))
     if not form.validate():
         missing, invalid = form_problems(form)
         if missing:

@@ -185,3 +185,12 @@ def test_api_leaderboard_is_scoped_to_the_client(client, reports, bank_client, n
     assert bad.status_code == 400 and bad.get_json()["fields"] == ["to"]
     assert ask(bank_client, period="365").get_json()["error"] == "invalid_value"
     assert ask({**bank_client, "apikey": "nope"}).status_code == 401
+
+
+def test_merchant_page_lists_expired_claims_that_do_not_count(client, admins, catalog):
+    for n in range(2):  # OF3 ended in 2020: "told it expired" was true
+        make_report(user=f"c{n}@bank1.example", when=utcnow() - timedelta(hours=n), offer="OF3", type_id=2)
+    log_in(client, "first@bank1.example")
+    html = client.get(f"/admin/merchants/{merchant_id('M1')}").get_data(as_text=True)
+    assert "Of these, 2 said the offer had expired when it in fact had" in html
+    assert "Cafe Aroma" not in client.get("/admin/leaderboard").get_data(as_text=True).split("Low volume")[0]

@@ -50,7 +50,7 @@ def test_published_url_records_a_report(client, report_params, bank_client):
 
 
 def test_nothing_carries_over_from_one_request_to_the_next(client, report_params):
-    """Each thread re-uses one form (forms.user_feedback_form): no value or error may stay."""
+    """Each thread re-uses one form (forms.bound_form): no value or error may stay."""
     bad = {**report_params, "comment": "x" * 1001, "user_longitude": None, "user_accuracy": "-1"}
     body = assert_error(call(client, {k: v for k, v in bad.items() if v is not None}), 400, "invalid_value")
     assert set(body["fields"]) == {"comment", "user_latitude", "user_longitude", "user_accuracy"}

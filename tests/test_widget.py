@@ -239,3 +239,32 @@ def test_frame_assets_are_served_from_our_origin(client, catalog):
         response = client.get(f"/widget/assets/{name}")
         assert response.status_code == 200 and response.mimetype == mimetype and len(response.get_data()) > 500
     assert client.get("/widget/assets/secret_key").status_code == 404
+
+
+def test_one_ip_flooding_fresh_devices_cannot_rank_or_flag_a_merchant(client, widget, app):
+    from backend.models import Outlet
+    from backend.ranking import Filters, merchant_leaderboard
+
+    outlet = Outlet.get(Outlet.code == "O1")
+    at_the_door = {"user_latitude": str(outlet.latitude), "user_longitude": str(outlet.longitude),
+                   "user_accuracy": "1", "location_status": "granted"}
+    for n in range(30):  # the per-IP limit, each from a fresh device at the outlet's exact point
+        token = token_of(open_frame(client, widget, device=f"fresh-{n}"))
+        assert post(client, "report", token, feedback_type=str(1 + n % 2), **at_the_door).status_code == 200
+    assert post(client, "report", token_of(open_frame(client, widget, device="one-more"))).status_code == 429
+    today = utcnow().date()
+    board = merchant_leaderboard(Filters("all", today, today), today)
+    assert board.ranked == []
+    [row] = board.low_volume
+    assert (row.flag, row.distinct_customers, row.score) == ("low_volume", 0, 0.125)  # one device, half, a quarter
+    assert row.discounted_customer_days == 29  # one IP carries one customer a day
+
+
+def test_the_confirm_view_says_when_the_offer_is_not_active_and_still_sends(client, widget):
+    token = token_of(open_frame(client, widget, offer="OF3"))  # ended 31 Dec 2020
+    confirm = post(client, "confirm", token, feedback_type="2", location_status="denied")
+    assert "This offer ended on 31-12-2020. You can still send your report" in confirm.get_data(as_text=True)
+    assert "Thank you" in post(client, "report", token, feedback_type="2").get_data(as_text=True)
+    assert Feedback.get().offer_status == "expired"
+    active = post(client, "confirm", token_of(open_frame(client, widget)), location_status="denied")
+    assert "You can still send" not in active.get_data(as_text=True)

@@ -85,8 +85,8 @@ def test_bank_admin_sees_only_its_bank(page, demo_site):
     options = page.get_by_label("Bank").locator("option")
     expect(options).to_have_count(1)
     expect(options.first).to_have_text("Harbour Bank")
-    harbour_total = sum(int(cell) for cell in page.locator("table.board tbody tr td:nth-child(3)").all_inner_texts())
+    harbour_total = sum(int(cell) for cell in page.locator("table.board tbody tr td:nth-child(4)").all_inner_texts())
     page.get_by_role("button", name="Log out").click()
     log_in(page, demo_site, "platform")
-    platform_total = sum(int(cell) for cell in page.locator("table.board tbody tr td:nth-child(3)").all_inner_texts())
+    platform_total = sum(int(cell) for cell in page.locator("table.board tbody tr td:nth-child(4)").all_inner_texts())
     assert 0 < harbour_total < platform_total
