@@ -23,6 +23,10 @@ IMPLAUSIBLE_ACCURACY_M = 3
 # speed, cannot both have been made at the till (a flight door to door is slower).
 TRAVEL_MIN_KM = 2
 TRAVEL_MAX_KMH = 300
+# A customer counts at one merchant once a week: a report there within this long after
+# another of theirs is a repeat (a pool of ids cycling through a few targets is all repeats).
+REPEAT_WINDOW = timedelta(days=7)
+HISTORY_ROWS = 20  # a customer's latest reports read for the checks above
 
 
 class ReportRejected(Exception):
@@ -162,8 +166,11 @@ def record_feedback(
         # Judged against the reports stored so far: a delayed report is also compared with
         # the ones after it.
         delayed = received_at - now > timedelta(minutes=1)
-        previous = _neighbour("user_id", bank.id, user_id, now, before=True)
-        neighbours = [previous, delayed and _neighbour("user_id", bank.id, user_id, now, before=False)]
+        history = _history(bank.id, user_id, now)  # newest first: (time, merchant, outlet latitude, longitude)
+        repeat = any(merchant_id == offer.merchant_id and _as_datetime(when) > now - REPEAT_WINDOW
+                     and _as_datetime(when).date() != now.date() for when, merchant_id, *_ in history)
+        neighbours = [history[0][:1] + history[0][2:] if history else None,
+                      delayed and _neighbour("user_id", bank.id, user_id, now, before=False)]
         if device_hash:
             neighbours += [_neighbour("device_hash", bank.id, device_hash, now, True),
                            delayed and _neighbour("device_hash", bank.id, device_hash, now, False)]
@@ -180,12 +187,23 @@ def record_feedback(
             "accuracy_m": accuracy_m, "distance_m": check.distance_m, "radius_m": radius_m, "verdict": check.verdict,
             "offer_status": report.offer_status, "comment": comment, "created_at": now, "received_at": received_at,
             "outlet_inferred": outlet_inferred, "ip_hash": ip_hash, "device_hash": device_hash,
-            "anonymous": anonymous, "new_customer": previous is None, "suspicion": ",".join(suspicion),
+            "anonymous": anonymous, "new_customer": not history, "repeat_visit": repeat,
+            "suspicion": ",".join(suspicion),
             "uncounted": True,
         }
         database.execute_sql(_insert_sql(param, tuple(values)), list(values.values()))
     note_stored()
     return report
+
+
+def _history(bank_id, user_id, when):
+    """The customer's latest reports up to when, newest first."""
+    return database.execute_sql(_history_sql(database.param), [bank_id, user_id, when]).fetchall()
+
+
+def _as_datetime(value):
+    """A stored timestamp (SQLite hands back the text peewee stored)."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _neighbour(column, bank_id, value, when, before):
@@ -201,9 +219,7 @@ def _impossible_travel(outlet, when, other):
     if latitude is None:
         return False
     km = distance_m(outlet.latitude, outlet.longitude, latitude, longitude) / 1000
-    if isinstance(other_time, str):  # SQLite hands back the text peewee stored
-        other_time = datetime.fromisoformat(other_time)
-    hours = abs((when - other_time).total_seconds()) / 3600
+    hours = abs((when - _as_datetime(other_time)).total_seconds()) / 3600
     return km > TRAVEL_MIN_KM and km > TRAVEL_MAX_KMH * hours
 
 
@@ -222,6 +238,16 @@ def _earlier_sql(param, with_outlet):
         'SELECT "public_id", "verdict", "distance_m", "radius_m", "offer_status" FROM "feedback" '
         f'WHERE "bank_id" = {param} AND "user_id" = {param} AND "created_at" > {param} AND "created_at" < {param} '
         f'AND "offer_id" = {param} AND {outlet_test} AND "feedback_type_id" = {param} ORDER BY "created_at" LIMIT 1'
+    )
+
+
+@functools.cache
+def _history_sql(param):
+    return (
+        'SELECT f."created_at", f."merchant_id", o."latitude", o."longitude" FROM "feedback" f '
+        'LEFT JOIN "outlet" o ON o."id" = f."outlet_id" '
+        f'WHERE f."bank_id" = {param} AND f."user_id" = {param} AND f."created_at" <= {param} '
+        f'ORDER BY f."created_at" DESC LIMIT {HISTORY_ROWS}'
     )
 
 

@@ -45,6 +45,7 @@ class Counted(NamedTuple):
     offer_status: str
     anonymous: bool
     new_customer: bool
+    repeat_visit: bool
     suspicion: str
     ip_hash: str | None
     device_hash: str | None
@@ -112,7 +113,7 @@ class Tally:
             sources = [place + (source,) for source in report.sources()]
             allowance = place + (report.anonymous,)
             new_count = self.new_customers.get(allowance, 0)
-            discounted = (any(source in self.used_sources for source in sources)
+            discounted = (report.repeat_visit or any(source in self.used_sources for source in sources)
                           or (report.new_customer and new_count >= NEW_CUSTOMERS_PER_DAY))
             if not discounted:
                 self.used_sources.update(sources)
@@ -224,7 +225,7 @@ def _day(value):
 
 REPORT_COLUMNS = ('f."merchant_id", f."bank_id", b."network_id", f."user_id", f."feedback_type_id", '
                   'COALESCE(o."city", \'\'), f."verdict", f."offer_status", f."anonymous", f."new_customer", '
-                  'f."suspicion", f."ip_hash", f."device_hash"')
+                  'f."repeat_visit", f."suspicion", f."ip_hash", f."device_hash"')
 
 
 @functools.cache
@@ -322,7 +323,8 @@ def rebuild_rollups(on_progress=lambda count: None):
         day_reports, pending, total = [], [], 0
         query = (Feedback.select(Feedback.id, Feedback.uncounted, Feedback.created_at, Feedback.merchant, Feedback.bank,
                                  Feedback.user_id, Feedback.feedback_type, Feedback.outlet, Feedback.verdict,
-                                 Feedback.offer_status, Feedback.anonymous, Feedback.new_customer, Feedback.suspicion,
+                                 Feedback.offer_status, Feedback.anonymous, Feedback.new_customer,
+                                 Feedback.repeat_visit, Feedback.suspicion,
                                  Feedback.ip_hash, Feedback.device_hash)
                  .order_by(Feedback.created_at, Feedback.id).tuples())
         for count, (report_id, uncounted, created_at, merchant_id, bank_id, user_id, type_id, outlet_id, *rest) in \

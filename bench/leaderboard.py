@@ -78,7 +78,7 @@ def generate_reports(db_path, count, now, chunk=200_000):
     step = timedelta(days=365) / count
     sql = ('INSERT INTO feedback (public_id, channel, bank_id, offer_id, merchant_id, outlet_id, feedback_type_id, '
            'user_id, radius_m, verdict, offer_status, comment, created_at, outlet_inferred, uncounted, anonymous, '
-           'new_customer, suspicion) VALUES (?, \'import\', ?, ?, ?, ?, ?, ?, 150, ?, ?, \'\', ?, 0, 0, 0, 0, \'\')')
+           'new_customer, repeat_visit, suspicion) VALUES (?, \'import\', ?, ?, ?, ?, ?, ?, 150, ?, ?, \'\', ?, 0, 0, 0, 0, 0, \'\')')
     with click.progressbar(length=count, label=f"Generating {count:,} reports", file=sys.stderr) as bar:
         for first in range(0, count, chunk):
             rows = []

@@ -56,21 +56,24 @@ from support import free_port, wait_until_up  # noqa: E402
 IST = timezone(timedelta(hours=5, minutes=30))
 NETWORK = "NET1"
 # code, name, share of customers, whether its server passes device_id and client_ip
-BANKS = [("BANK1", "First Bank", 0.45, True), ("BANK2", "Second Bank", 0.40, True), ("BANK3", "Third Bank", 0.15, False)]
+BANKS = [("BANK1", "First Bank", 0.45, True), ("BANK2", "Second Bank", 0.40, True),
+         ("BANK3", "Third Bank", 0.15, False)]
 NEIGHBOURHOODS = {
     "Mumbai": [("Bandra", 19.0596, 72.8295), ("Andheri", 19.1136, 72.8697), ("Powai", 19.1176, 72.9060),
                ("Lower Parel", 18.9986, 72.8258), ("Colaba", 18.9067, 72.8147), ("Dadar", 19.0178, 72.8478),
                ("Malad", 19.1874, 72.8484), ("Chembur", 19.0522, 72.9005)],
-    "Bengaluru": [("Koramangala", 12.9352, 77.6245), ("Indiranagar", 12.9784, 77.6408), ("Whitefield", 12.9698, 77.7500),
-                  ("Jayanagar", 12.9250, 77.5938), ("MG Road", 12.9756, 77.6050), ("HSR Layout", 12.9116, 77.6474),
-                  ("Malleshwaram", 13.0035, 77.5647), ("Electronic City", 12.8452, 77.6602)],
+    "Bengaluru": [("Koramangala", 12.9352, 77.6245), ("Indiranagar", 12.9784, 77.6408),
+                  ("Whitefield", 12.9698, 77.7500), ("Jayanagar", 12.9250, 77.5938), ("MG Road", 12.9756, 77.6050),
+                  ("HSR Layout", 12.9116, 77.6474), ("Malleshwaram", 13.0035, 77.5647),
+                  ("Electronic City", 12.8452, 77.6602)],
     "Delhi": [("Connaught Place", 28.6315, 77.2167), ("Saket", 28.5245, 77.2066), ("Karol Bagh", 28.6519, 77.1909),
               ("Lajpat Nagar", 28.5677, 77.2433), ("Hauz Khas", 28.5494, 77.2001), ("Rajouri Garden", 28.6415, 77.1209),
               ("Dwarka", 28.5921, 77.0460), ("Vasant Kunj", 28.5293, 77.1519)],
 }
 CITY_WEIGHTS = {"Mumbai": 0.4, "Bengaluru": 0.35, "Delhi": 0.25}
 CATEGORIES = {
-    "restaurant": (["Spice", "Tandoor", "Coastal", "Royal", "Green Leaf", "Urban", "Saffron", "Masala"], ["Kitchen", "Dhaba", "Bistro", "House"]),
+    "restaurant": (["Spice", "Tandoor", "Coastal", "Royal", "Green Leaf", "Urban", "Saffron", "Masala"],
+                   ["Kitchen", "Dhaba", "Bistro", "House"]),
     "cafe": (["Brew", "Bean", "Chai", "Morning", "Corner", "Filter"], ["Cafe", "Roasters", "Point"]),
     "apparel": (["Urban", "Threads", "Silk", "Denim", "Style", "Ethnic"], ["Studio", "Wardrobe", "Fashions", "Closet"]),
     "electronics": (["Gadget", "Digital", "Circuit", "Pixel", "Volt"], ["Galaxy", "World", "Hub", "Store"]),
@@ -103,7 +106,8 @@ WHERE_WEIGHTS = {
 WHERES = ("at", "none", "away", "coarse")
 SCORE_WEIGHTS = {"at": 1.0, "none": 0.5, "coarse": 0.5, "away": 0.1}  # docs/ranking.md
 COMMENTS = {
-    1: ["Cashier refused the card offer", "Said the offer is not valid on weekends", "Refused, asked me to pay full price"],
+    1: ["Cashier refused the card offer", "Said the offer is not valid on weekends",
+        "Refused, asked me to pay full price"],
     2: ["Staff said the offer ended last month", "Told me the offer has expired", "Manager said the offer is over"],
     3: ["Discount was not applied on the bill", "Paid full amount, no cashback", "POS did not apply the discount"],
     4: ["Nobody at the store knew about this offer", "Staff had never heard of the offer", "Had to show the bank page"],
@@ -125,7 +129,8 @@ NOISE_NAMES = {"spam": "spam", "rotating": "rotating pool", "spoof": "GPS spoof"
 TARGET_MIN_REPORTS, TARGET_SHARE = 3, 0.25  # noise that makes an innocent merchant a target
 COLUMNS = ["reported_at", "your_bank_code", "user_id", "offer_code", "outlet_code", "feedback_type", "user_latitude",
            "user_longitude", "user_accuracy", "comment", "device_id", "client_ip"]
-ROW_FIELDS = ["rank", "merchant_code", "score", "reports", "distinct_customers", "customer_days", "flag", "flag_reasons"]
+ROW_FIELDS = ["rank", "merchant_code", "score", "reports", "distinct_customers", "customer_days", "flag",
+              "flag_reasons"]  # what this benchmark reads of each leaderboard row
 
 
 @dataclass
@@ -169,7 +174,6 @@ class Merchant:
 @dataclass
 class Customer:
     user_id: str
-    bank: str
     devices: list
     carrier: str
 
@@ -364,7 +368,7 @@ def build_customers(rng, world):
         for bank, _, share, _ in BANKS:
             customers, weights = [], []
             for _ in range(max(50, round(reports * share / REPORTS_PER_CUSTOMER))):
-                customers.append(Customer(world.customer_id(rng, bank), bank,
+                customers.append(Customer(world.customer_id(rng, bank),
                                           [device(rng) for _ in range(1 if rng.random() < 0.8 else 2)],
                                           rng.choice(CARRIERS)))
                 weights.append(min(40.0, rng.paretovariate(1.6)))
@@ -469,7 +473,8 @@ def rotating_reports(world, rng, budget):
     half the time with a plausible position at the outlet; from a few datacentre addresses."""
     reports = []
     for number, targets in enumerate(world.targets["rotating"]):
-        members = [(bank, world.customer_id(rng, bank), device(rng)) for bank in (weighted_bank(rng) for _ in range(50))]
+        banks = [weighted_bank(rng) for _ in range(50)]
+        members = [(bank, world.customer_id(rng, bank), device(rng)) for bank in banks]
         ips = [mobile_ip(rng, DATACENTRES) for _ in range(3)]
         count = budget // 2 + (budget % 2 if number == 0 else 0)
         times = sorted(moment(rng, world.now - timedelta(days=180), world.now) for _ in range(count))
@@ -554,7 +559,8 @@ def wrong_outlet_reports(world, rng, genuine, budget):
     for template in rng.sample(genuine, min(budget, len(genuine))):
         city = by_code[template.params["outlet_code"]].city
         wrong = rng.choice([o for o in outlets_by_city[city] if o.merchant != template.merchant])
-        params = {k: v for k, v in template.params.items() if k not in ("user_latitude", "user_longitude", "user_accuracy")}
+        params = {k: v for k, v in template.params.items()
+                  if k not in ("user_latitude", "user_longitude", "user_accuracy")}
         params |= {"outlet_code": wrong.code} | coordinates(*shifted(wrong.lat, wrong.lon, rng.uniform(5, 60), rng),
                                                             rng.randint(10, 30))
         reports.append(Report(moment(rng, year_start, world.now), "wrong_outlet", template.merchant, params, "at",
@@ -570,7 +576,8 @@ def noise_reports(world, rng, share, genuine):
     recent = sum(r.t >= window_start for r in genuine)
     budgets = {kind: round(len(genuine) * share * mix) for kind, mix in NOISE_MIX.items()}
     reports = (spam_reports(world, rng, budgets["spam"]) + rotating_reports(world, rng, budgets["rotating"])
-               + spoof_reports(world, rng, budgets["spoof"]) + fresh_reports(world, rng, round(FRESH_SHARE * share * recent))
+               + spoof_reports(world, rng, budgets["spoof"])
+               + fresh_reports(world, rng, round(FRESH_SHARE * share * recent))
                + resent_reports(world, rng, genuine, budgets["duplicate"])
                + wrong_outlet_reports(world, rng, genuine, budgets["wrong_outlet"]))
     floods = []
@@ -721,6 +728,7 @@ def leaderboard(base, credentials, verified_only=False):
 
 
 def in_window(report, first, last):
+    """Whether a report falls on the leaderboard's days (UTC dates, as the server counts them)."""
     return first <= report.t.date() <= last
 
 
@@ -754,6 +762,7 @@ def targets_of(world, genuine, noise, thanked, first, last):
 
 
 def ratio(part, whole):
+    """part / whole, or None when whole is 0."""
     return part / whole if whole else None
 
 
@@ -772,7 +781,7 @@ def judge(world, board, verified_board, genuine, noise, thanked):
         flagged[row["flag"]].add(row["merchant_code"])
     innocent_ranked = [r for r in rows if r["merchant_code"] not in bad]
     return {
-        "rows": rows, "top": top, "targets": targets, "window": (first, last),
+        "rows": rows, "targets": targets, "window": (first, last),
         "precision": sum(code in bad for code in top) / 10,
         "precision_verified": sum(r["merchant_code"] in bad for r in sorted(
             verified_board["merchants"], key=lambda r: r["rank"])[:10]) / 10,
@@ -788,6 +797,7 @@ def judge(world, board, verified_board, genuine, noise, thanked):
 
 
 def truth_label(world, code, targets, size_rank):
+    """What a merchant really is, for the tables: bad and of which kind, or innocent (size rank, targeted by)."""
     merchant = next(m for m in world.merchants if m.code == code)
     if merchant.role in ("steady", "burst", "told_expired"):
         return f"BAD {merchant.role}"
@@ -838,6 +848,8 @@ def print_world(share, counts, imported, wrong_imported, live, floods, figures, 
     print(f"history import: {rows:,} rows in {seconds:.1f} s = {rows / seconds:,.0f} rows/s; stored "
           f"{summary.get('stored')}, duplicates {summary.get('duplicates')} (resends written {resends}), "
           f"bad {summary.get('bad')}")
+    for error in summary.get("errors", [])[:3]:
+        print(f"  UNEXPECTED: import refused line {error['line']}: {error['message']}")
     if wrong_imported:
         wrong, _ = wrong_imported
         print(f"wrong-outlet import (--skip-bad): {wrong.get('rows')} rows, bad {wrong.get('bad')}, "
@@ -871,8 +883,10 @@ def print_world(share, counts, imported, wrong_imported, live, floods, figures, 
               f"{truth_label(world, row['merchant_code'], figures['targets'], size_rank):45} {reasons}")
     print(f"precision@10: {figures['precision']:.2f} (verified_only=1: {figures['precision_verified']:.2f}; "
           f"genuine reports only, documented score, no size information: {figures['reference']:.2f})")
-    top_targets = ", ".join(f"{code} ({', '.join(NOISE_NAMES[k] for k in kinds)})" for code, kinds in figures["targets_top"])
-    print(f"innocent targets in the top 10: {len(figures['targets_top'])}" + (f": {top_targets}" if top_targets else ""))
+    top_targets = ", ".join(f"{code} ({', '.join(NOISE_NAMES[k] for k in kinds)})"
+                            for code, kinds in figures["targets_top"])
+    print(f"innocent targets in the top 10: {len(figures['targets_top'])}"
+          + (f": {top_targets}" if top_targets else ""))
     ranks = {row["merchant_code"]: row for row in figures["rows"]}
     by_kind = defaultdict(list)
     for code, kinds in sorted(figures["targets"].items()):
@@ -887,7 +901,8 @@ def print_world(share, counts, imported, wrong_imported, live, floods, figures, 
         precision = ratio(hit, flagged)
         print(f"{name}: precision {'-' if precision is None else f'{precision:.2f}'} ({hit}/{flagged}), "
               f"recall {hit / truth:.2f} ({hit}/{truth})")
-    print("bursts flagged fraud_watch: " + ", ".join(f"{c} {'yes' if v else 'NO'}" for c, v in figures["bursts"].items()))
+    print("bursts flagged fraud_watch: "
+          + ", ".join(f"{c} {'yes' if v else 'NO'}" for c, v in figures["bursts"].items()))
     flagged, ranked = figures["innocent_flagged"]
     print(f"innocent merchants flagged: {flagged} of {ranked} ranked innocent ({ratio(flagged, ranked) or 0:.1%})")
     for row in figures["rows"]:
@@ -910,8 +925,9 @@ def targets_met(figures):
         (f"precision@10 >= 0.9 (is {figures['precision']:.2f})", figures["precision"] >= 0.9),
         (f"no spam or GPS-spoof target in the top 10 ({', '.join(spam_spoof) or 'none'})", not spam_spoof),
         (f"needs_training recall >= 0.9 on steady merchants (is {nt_hit / nt_truth:.2f})", nt_hit / nt_truth >= 0.9),
-        ("fraud_watch on every burst merchant (" + ", ".join(
-            f"{c} {'yes' if v else 'no'}" for c, v in figures["bursts"].items()) + ")", all(figures["bursts"].values())),
+        ("fraud_watch on every burst merchant ("
+         + ", ".join(f"{c} {'yes' if v else 'no'}" for c, v in figures["bursts"].items()) + ")",
+         all(figures["bursts"].values())),
         (f"innocent merchants flagged <= 5 % of those ranked (is {ratio(flagged, ranked) or 0:.1%})",
          (ratio(flagged, ranked) or 0) <= 0.05),
     ]
@@ -970,21 +986,25 @@ def run_world(args, share, folder, describe):
         sys.exit(1)
     figures = judge(world, board, verified_board, genuine, noise, flood_answers[1])
     resends = sum(r.kind == "duplicate" for r in history)
-    print_world(share / 100, counts, (imported, resends), wrong_imported, sent, flood_answers, figures, world, size_rank)
+    print_world(share / 100, counts, (imported, resends), wrong_imported, sent, flood_answers, figures, world,
+                size_rank)
     figures |= {"import_rate": imported[1] / imported[0][1], "live_rate": sum(sent[0].values()) / sent[2],
-                "seconds": time.perf_counter() - began, "board_seconds": board_seconds}
+                "seconds": time.perf_counter() - began}
     print(f"leaderboard answered in {board_seconds:.2f} s; world run in {figures['seconds']:.0f} s")
     return figures
 
 
 def main():
+    """One world per noise level, a summary table, and the targets judged at 20 % noise."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--merchants", type=int, default=300)
-    parser.add_argument("--noise", type=int, nargs="+", default=[0, 20, 40], help="noise levels, percent of genuine traffic")
+    parser.add_argument("--noise", type=int, nargs="+", default=[0, 20, 40],
+                        help="noise levels, percent of genuine traffic (targets are judged at 20)")
     parser.add_argument("--database-url", help="the world's database (default: a fresh SQLite file per world); "
                                                "must be empty, so one noise level only")
-    parser.add_argument("--keep", action="store_true", help="keep each world's folder (database, CSV files, server log)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep each world's folder (database, CSV files, server log)")
     args = parser.parse_args()
     if args.database_url and len(args.noise) > 1:
         parser.error("--database-url holds one world: give one --noise level")
@@ -1007,7 +1027,8 @@ def main():
         nt_p, fw_p = ratio(*f["nt"][:2]), ratio(*f["fw"][:2])
         flagged, ranked = f["innocent_flagged"]
         print(f"{share:>4}% {f['precision']:>5.2f} {f['precision_verified']:>6.2f} {f['reference']:>5.2f} "
-              f"{len(f['targets_top']):>10} {'-' if nt_p is None else f'{nt_p:.2f}':>7} {f['nt'][0] / f['nt'][2]:>6.2f} "
+              f"{len(f['targets_top']):>10} {'-' if nt_p is None else f'{nt_p:.2f}':>7} "
+              f"{f['nt'][0] / f['nt'][2]:>6.2f} "
               f"{'-' if fw_p is None else f'{fw_p:.2f}':>7} {f['fw'][0] / f['fw'][2]:>6.2f} "
               f"{f'{flagged}/{ranked} ({ratio(flagged, ranked) or 0:.1%})':>16} {f['import_rate']:>13,.0f} "
               f"{f['live_rate']:>10,.0f}")

@@ -142,3 +142,30 @@ def test_reports_stored_before_the_uncounted_column_count_as_counted(client, rep
     assert count_pending() == 0
     assert client.get("/api", query_string={**report_params, "user_id": "new@example.com"}).status_code == 200
     assert count_pending() == 1  # the partial index is back and finds new reports
+
+
+def test_counters_of_the_version_before_per_bank_customers_are_recounted(shops):
+    """Its customer-days were keyed by user id alone, and its reports had no evidence columns."""
+    from datetime import datetime
+
+    from backend.db import database
+    from backend.models import CustomerDay, Feedback, MerchantDay, create_tables
+    from backend.rollups import count_pending
+    from support import make_report
+
+    when = datetime(2026, 6, 30, 12)
+    for n in range(3):
+        make_report(when=when, user=f"u{n}", offer="S1-OFFER", outlet="S1-1")
+        make_report(when=when, user=f"u{n}", bank="BANK2", offer="OF2", outlet="O1", channel="widget")
+    count_pending()
+    kept = sorted(MerchantDay.select().tuples())
+    Feedback.update(anonymous=False).execute()
+    database.execute_sql('DROP TABLE "customerday"')
+    database.execute_sql('CREATE TABLE "customerday" ("merchant_id" INTEGER NOT NULL, "day" DATE NOT NULL, '
+                         '"user_id" VARCHAR(254) NOT NULL, "bank_id" INTEGER NOT NULL, "network_id" INTEGER, '
+                         'PRIMARY KEY ("merchant_id", "day", "user_id"))')
+    database.execute_sql('DELETE FROM "merchantday"')
+    create_tables()
+    assert sorted(MerchantDay.select().tuples()) == kept
+    assert CustomerDay.select().count() == 6 and "discounted" in {c.name for c in database.get_columns("customerday")}
+    assert "feedback_bank_id_user_id_created_at" in {index.name for index in database.get_indexes("feedback")}

@@ -164,6 +164,26 @@ def test_brand_new_customers_beyond_three_a_day_at_a_merchant_are_discounted(cat
     assert (row.customer_days, row.discounted_customer_days, row.distinct_customers) == (4, 3, 4)
 
 
+def test_a_customer_counts_at_a_merchant_once_a_week(catalog):
+    for day in (0, 3, 11, 12):  # the second and fourth come within 7 days of an earlier report there
+        make_report(when=NOON - timedelta(days=20 - day), user="regular", type_id=1 + day % 5)
+    make_report(when=NOON - timedelta(days=19), user="regular", offer="OF6", outlet="O3")  # another merchant
+    assert [r.repeat_visit for r in Feedback.select().order_by(Feedback.id)] == [False, True, False, True, False]
+    count_pending()
+    [row] = [r for r in board().ranked + board().low_volume if r.code == "M1"]
+    assert (row.customer_days, row.discounted_customer_days) == (2, 2)
+
+
+def test_a_pool_of_ids_cycling_through_a_target_counts_once_a_week(catalog):
+    for day in reversed(range(14)):  # every day for two weeks, as they arrive
+        for n in range(5):
+            make_report(when=NOON - timedelta(days=day), user=f"pool{n}", received_at=NOON - timedelta(days=day))
+    count_pending()
+    [row] = board().ranked
+    # Only the first day counts, and of its 5 brand-new ids only 3.
+    assert (row.customer_days, row.discounted_customer_days) == (3, 67)
+
+
 def test_anonymous_devices_alone_cannot_rank_or_flag_a_merchant(catalog):
     # The one-IP attack: 30 fresh device ids at the outlet, from the public widget key.
     for n in range(30):
