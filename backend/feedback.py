@@ -163,19 +163,8 @@ def record_feedback(
             [outlet_id] if outlet else []) + [feedback_type.id]).fetchone()
         if row is not None:
             return Recorded(*row, duplicate=True)
-        # Judged against the reports stored so far: a delayed report is also compared with
-        # the ones after it.
-        delayed = received_at - now > timedelta(minutes=1)
-        history = _history(bank.id, user_id, now)  # newest first: (time, merchant, outlet latitude, longitude)
-        repeat = any(merchant_id == offer.merchant_id and _as_datetime(when) > now - REPEAT_WINDOW
-                     and _as_datetime(when).date() != now.date() for when, merchant_id, *_ in history)
-        neighbours = [history[0][:1] + history[0][2:] if history else None,
-                      delayed and _neighbour("user_id", bank.id, user_id, now, before=False)]
-        if device_hash:
-            neighbours += [_neighbour("device_hash", bank.id, device_hash, now, True),
-                           delayed and _neighbour("device_hash", bank.id, device_hash, now, False)]
-        if outlet and outlet.latitude is not None and any(
-                _impossible_travel(outlet, now, other) for other in neighbours if other):
+        new_customer, repeat, travel = _judged_on_arrival(bank.id, user_id, offer, outlet, now, received_at, device_hash)
+        if travel:
             suspicion.append("impossible_travel")
         report = Recorded(
             "fb_" + secrets.token_hex(8), check.verdict, check.distance_m, radius_m, offer.status_on(now.date()), False
@@ -187,13 +176,30 @@ def record_feedback(
             "accuracy_m": accuracy_m, "distance_m": check.distance_m, "radius_m": radius_m, "verdict": check.verdict,
             "offer_status": report.offer_status, "comment": comment, "created_at": now, "received_at": received_at,
             "outlet_inferred": outlet_inferred, "ip_hash": ip_hash, "device_hash": device_hash,
-            "anonymous": anonymous, "new_customer": not history, "repeat_visit": repeat,
+            "anonymous": anonymous, "new_customer": new_customer, "repeat_visit": repeat,
             "suspicion": ",".join(suspicion),
             "uncounted": True,
         }
         database.execute_sql(_insert_sql(param, tuple(values)), list(values.values()))
     note_stored()
     return report
+
+
+def _judged_on_arrival(bank_id, user_id, offer, outlet, now, received_at, device_hash):
+    """(brand-new customer, repeat visit, impossible travel), judged against the reports
+    stored so far; a delayed report is also compared with the ones after it."""
+    history = _history(bank_id, user_id, now)  # newest first: (time, merchant, outlet latitude, longitude)
+    repeat = any(merchant_id == offer.merchant_id and now.date() != _as_datetime(when).date()
+                 and _as_datetime(when) > now - REPEAT_WINDOW for when, merchant_id, *_ in history)
+    delayed = received_at - now > timedelta(minutes=1)
+    neighbours = [history[0][:1] + history[0][2:] if history else None,
+                  delayed and _neighbour("user_id", bank_id, user_id, now, before=False)]
+    if device_hash:
+        neighbours += [_neighbour("device_hash", bank_id, device_hash, now, True),
+                       delayed and _neighbour("device_hash", bank_id, device_hash, now, False)]
+    travel = outlet is not None and outlet.latitude is not None and any(
+        _impossible_travel(outlet, now, other) for other in neighbours if other)
+    return not history, repeat, travel
 
 
 def _history(bank_id, user_id, when):
