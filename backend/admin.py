@@ -212,14 +212,15 @@ def leaderboard_csv():
         abort(400)
     board = merchant_leaderboard(filters, utcnow().date(), limit=1000)
     types = _type_names()
-    header = ["rank", "merchant_code", "merchant_name", "score", "reports", "distinct_customers", "anonymous_customers",
-              "verified_customer_days", "unverified_customer_days", "away_customer_days", "discounted_customer_days",
-              "verified_share", "outlets_affected", "change", "flag", "flag_reasons"] + [f"type_{slug}" for slug in types.values()]
-    rows = [[r.rank or "", r.code, r.name, f"{r.score:.2f}", r.reports, r.distinct_customers, r.anonymous_customers,
-             r.verified_customer_days, r.unverified_customer_days, r.away_customer_days, r.discounted_customer_days,
-             f"{r.verified_share:.3f}", r.outlets_affected, "" if r.change is None else f"{r.change:.3f}", r.flag,
-             "; ".join(r.flag_reasons)] + [r.by_type.get(type_id, 0) for type_id in types]
-            for r in board.ranked + board.low_volume]
+    header = ["rank", "merchant_code", "merchant_name", "score", "outlets", "score_per_outlet", "reports",
+              "distinct_customers", "anonymous_customers", "verified_customer_days", "unverified_customer_days",
+              "away_customer_days", "discounted_customer_days", "verified_share", "outlets_affected", "change", "flag",
+              "flag_reasons"] + [f"type_{slug}" for slug in types.values()]
+    rows = [[r.rank or "", r.code, r.name, f"{r.score:.2f}", r.outlets, f"{r.score_per_outlet:.2f}", r.reports,
+             r.distinct_customers, r.anonymous_customers, r.verified_customer_days, r.unverified_customer_days,
+             r.away_customer_days, r.discounted_customer_days, f"{r.verified_share:.3f}", r.outlets_affected,
+             "" if r.change is None else f"{r.change:.3f}", r.flag, "; ".join(r.flag_reasons)]
+            + [r.by_type.get(type_id, 0) for type_id in types] for r in board.ranked + board.low_volume]
     return csv_response(f"leaderboard-{filters.start}-{filters.end}.csv", header, rows)
 
 

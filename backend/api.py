@@ -177,6 +177,7 @@ def leaderboard(params):
     board = merchant_leaderboard(filters, today, limit=int(form.limit.data or 25))
     merchants = [
         {"rank": row.rank, "merchant_code": row.code, "merchant_name": row.name, "score": round(row.score, 2),
+         "outlets": row.outlets, "score_per_outlet": round(row.score_per_outlet, 2),
          "reports": row.reports, "distinct_customers": row.distinct_customers,
          "anonymous_customers": row.anonymous_customers,
          "customer_days": {"verified": row.verified_customer_days, "unverified": row.unverified_customer_days,

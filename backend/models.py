@@ -173,7 +173,8 @@ class Feedback(BaseModel):
     anonymous = BooleanField(default=False)
     # The customer's first report at this bank (judged when it arrived).
     new_customer = BooleanField(default=False)
-    # The customer reported at this merchant on another day in the 7 days before.
+    # The customer already counted at this merchant in the 30 days before, or on 3 days in the
+    # year before (feedback.REPEAT_WINDOW).
     repeat_visit = BooleanField(default=False)
     # Why a position that looked at the outlet does not verify it: "exact_position",
     # "impossible_travel" (comma-separated), or "".
@@ -203,7 +204,7 @@ class CustomerDay(BaseModel):
     """A customer's first report at a merchant on a day: they count once per merchant per day.
 
     A customer is (bank, user_id). discounted: the day was not counted in the score because
-    the customer had reported there in the week before, its IP or device already carried
+    it is a repeat visit, a brand-new customer's with a spoofed-looking position, its IP or device already carried
     another customer there that day, or it came beyond the day's allowance of brand-new
     customers (rollups.Tally).
     """

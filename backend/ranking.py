@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 from peewee import Case, fn
 
-from .models import Bank, CustomerDay, Feedback, FeedbackType, Merchant, MerchantDay
+from .models import Bank, CustomerDay, Feedback, FeedbackType, Merchant, MerchantDay, Outlet
 from .rollups import count_before_reading
 
 MIN_CUSTOMERS = 3  # distinct bank-vouched customers in the period before a merchant is ranked
@@ -27,8 +27,8 @@ BASELINE_MIN_WEEKS = 4
 # verified at the outlet: at least this many customer-days, and this share of the verified ones.
 EXPIRED_CLAIMS_MIN = 5
 EXPIRED_CLAIMS_SHARE = 0.4
-# needs_training: a level over the last 4 weeks at least this many times the median
-# merchant's in the same audience, with customer-days in at least 3 of those weeks.
+# needs_training: a level per outlet over the last 4 weeks at least this many times the
+# median merchant's in the same audience, with customer-days in at least 3 of those weeks.
 TRAINING_WEEKS = 4
 TRAINING_FACTOR = 3
 TRAINING_MIN_WEEKS = 3
@@ -59,6 +59,7 @@ class MerchantRow:
     unverified_customer_days: int = 0
     away_customer_days: int = 0
     discounted_customer_days: int = 0
+    outlets: int = 1  # the merchant's outlets in the catalogue (in the city filtered on)
     distinct_customers: int = 0  # bank-vouched, not discounted
     anonymous_customers: int = 0  # unsigned widget devices, not discounted
     verified_share: float = 0.0
@@ -69,6 +70,10 @@ class MerchantRow:
     flag: str = ""
     flag_reasons: list = field(default_factory=list)
     rank: int | None = None
+
+    @property
+    def score_per_outlet(self):
+        return self.score / self.outlets
 
 
 @dataclass
@@ -111,8 +116,11 @@ def scope_condition(model, scope):
 
 
 def merchant_leaderboard(filters, today, limit=25, min_customers=MIN_CUSTOMERS):
-    """Rank merchants by score for an audience and filters; low-volume ones listed apart."""
+    """Rank merchants by score per outlet for an audience and filters (a chain's many
+    outlets draw more reports than one shop, and staff are trained outlet by outlet);
+    low-volume ones listed apart."""
     count_before_reading()
+    outlets = outlet_counts(filters.city)
     totals = (_rollup(filters, filters.start, filters.end)
               .select(MerchantDay.merchant, *_counter_columns(filters.verified_only))
               .group_by(MerchantDay.merchant).tuples())
@@ -121,10 +129,11 @@ def merchant_leaderboard(filters, today, limit=25, min_customers=MIN_CUSTOMERS):
         values = dict(zip(COUNTER_NAMES, (value or 0 for value in sums)))
         if values["reports"] or values["discounted_customer_days"]:
             rows.append(MerchantRow(merchant_id, "", "", **{k: float(v) if k == "score" else int(v) for k, v in values.items()},
+                                    outlets=outlets.get(merchant_id, 1),
                                     verified_share=values["verified_reports"] / max(values["reports"], 1)))
     # Distinct customers never exceed customer-days: below the bar on those, certainly low volume.
     candidates = sorted((r for r in rows if r.customer_days >= min_customers),
-                        key=lambda r: (-r.score, -r.reports, r.merchant_id))
+                        key=lambda r: (-r.score_per_outlet, -r.score, -r.reports, r.merchant_id))
     ranked, low = [], [r for r in rows if r.customer_days < min_customers]
     position = 0
     while len(ranked) < limit and position < len(candidates):
@@ -141,6 +150,12 @@ def merchant_leaderboard(filters, today, limit=25, min_customers=MIN_CUSTOMERS):
     shown = ranked + low[:10]
     _fill_details(filters, shown, today)
     return Leaderboard(ranked, low[:10], len(low))
+
+
+def outlet_counts(city=""):
+    """{merchant: its outlets in the catalogue (in city, if given)}."""
+    query = Outlet.select(Outlet.merchant, fn.COUNT(Outlet.id)).group_by(Outlet.merchant)
+    return dict((query.where(Outlet.city == city) if city else query).tuples())
 
 
 def _distinct_customers(filters, merchant_ids):
@@ -207,7 +222,7 @@ def _fill_trends(filters, rows, ids, today, score):
             weeks[merchant_id][index] += value
         if previous_start <= day < filters.start:
             previous[merchant_id] += value
-    median = median_level(filters, today, score)
+    median = median_level(filters, today, score, outlet_counts(filters.city))
     for row in rows:
         row.trend = [round(value, 2) for value in weeks[row.merchant_id]]
         before = previous[row.merchant_id]
@@ -215,12 +230,13 @@ def _fill_trends(filters, rows, ids, today, score):
         row.flag, row.flag_reasons = merchant_flag(row, median) if row.rank else ("low_volume", [])
 
 
-def median_level(filters, today, score):
-    """The median merchant's weighted customer-days a week over the last TRAINING_WEEKS
-    weeks, among the audience's merchants with any (0 when there are none)."""
+def median_level(filters, today, score, outlets):
+    """The median merchant's weighted customer-days a week per outlet over the last
+    TRAINING_WEEKS weeks, among the audience's merchants with any (0 when there are none)."""
     start = today - timedelta(days=7 * TRAINING_WEEKS - 1)
-    sums = (_rollup(filters, start, today).select(fn.SUM(score)).group_by(MerchantDay.merchant).tuples())
-    levels = [value / TRAINING_WEEKS for (value,) in sums if value]
+    sums = (_rollup(filters, start, today).select(MerchantDay.merchant, fn.SUM(score))
+            .group_by(MerchantDay.merchant).tuples())
+    levels = [value / TRAINING_WEEKS / outlets.get(merchant_id, 1) for merchant_id, value in sums if value]
     return statistics.median(levels) if levels else 0.0
 
 
@@ -230,8 +246,8 @@ def _days(first, last):
 
 def merchant_flag(row, median):
     """(flag, reasons): fraud_watch on a burst against the merchant's own baseline or on
-    verified "expired" claims about active offers; needs_training on a steady level well
-    above the median merchant's; else no flag ("")."""
+    verified "expired" claims about active offers; needs_training on a steady level per
+    outlet well above the median merchant's; else no flag ("")."""
     reasons = []
     this_week, baseline = row.trend[-1], row.trend[-1 - BASELINE_WEEKS:-1]
     mean = sum(baseline) / len(baseline)
@@ -246,10 +262,11 @@ def merchant_flag(row, median):
     if reasons:
         return "fraud_watch", reasons
     recent = row.trend[-TRAINING_WEEKS:]
-    level = sum(recent) / TRAINING_WEEKS
+    level = sum(recent) / TRAINING_WEEKS / row.outlets
     steady = sum(1 for week in recent if week > 0) >= TRAINING_MIN_WEEKS
     if steady and level >= TRAINING_MIN_LEVEL and level >= TRAINING_FACTOR * median:
         ratio = f", {level / median:.1f} x the median merchant's ({median:.1f})" if median else ""
-        return "needs_training", [f"{level:.1f} weighted customer-days a week over the last {TRAINING_WEEKS} weeks"
-                                  + ratio + f"; {row.distinct_customers} bank-vouched customers"]
+        where = "at its outlet" if row.outlets == 1 else f"per outlet ({row.outlets} outlets)"
+        return "needs_training", [f"{level:.1f} weighted customer-days a week {where} over the last {TRAINING_WEEKS} "
+                                  "weeks" + ratio + f"; {row.distinct_customers} bank-vouched customers"]
     return "", []

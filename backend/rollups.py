@@ -21,6 +21,8 @@ from .models import Bank, Feedback, Outlet
 EVIDENCE_WEIGHTS = {"verified": 1.0, "unverified": 0.5, "away": 0.1}
 # An unsigned widget device id is free to make: nobody vouches for the customer behind it.
 ANONYMOUS_WEIGHT = 0.25
+# Nobody has seen a brand-new customer before (a customer's first report at the bank).
+NEW_CUSTOMER_WEIGHT = 0.5
 # Brand-new customers (a first report at the bank) counted per merchant, day and bank; more
 # are discounted: a burst of fresh ids is the cheapest fake there is. Anonymous devices have
 # an allowance of their own, so a flood of them cannot use up the bank's customers'.
@@ -74,7 +76,8 @@ def counter_rows(report, first_of_day, discounted):
     """The MerchantDay increments one report makes, as (key..., counters...) tuples."""
     evidence = report.evidence()
     counts = first_of_day and not discounted
-    weight = EVIDENCE_WEIGHTS[evidence] * (ANONYMOUS_WEIGHT if report.anonymous else 1.0) if counts else 0.0
+    weight = (EVIDENCE_WEIGHTS[evidence] * (ANONYMOUS_WEIGHT if report.anonymous else 1.0)
+              * (NEW_CUSTOMER_WEIGHT if report.new_customer else 1.0)) if counts else 0.0
     verified = evidence == "verified"
     claim = counts and verified and not report.anonymous and report.type_id == OFFER_EXPIRED
     counters = (1, int(counts), weight, int(verified), int(verified and counts), weight if verified else 0.0,
@@ -113,7 +116,9 @@ class Tally:
             sources = [place + (source,) for source in report.sources()]
             allowance = place + (report.anonymous,)
             new_count = self.new_customers.get(allowance, 0)
-            discounted = (report.repeat_visit or any(source in self.used_sources for source in sources)
+            # A fresh id with a spoofed-looking position is what a fake report looks like.
+            discounted = (report.repeat_visit or (report.new_customer and bool(report.suspicion))
+                          or any(source in self.used_sources for source in sources)
                           or (report.new_customer and new_count >= NEW_CUSTOMERS_PER_DAY))
             if not discounted:
                 self.used_sources.update(sources)

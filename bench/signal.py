@@ -861,6 +861,10 @@ def describe_world(world, genuine, size_rank):
 
 def print_world(share, counts, imported, wrong_imported, live, floods, figures, world, size_rank):
     """The figures of one noise level."""
+    def label(code):
+        """What the merchant really is."""
+        return truth_label(world, code, figures["targets"], size_rank)
+
     print(f"\n=== noise {share:.0%} ===")
     print("reports: " + ", ".join(f"{NOISE_NAMES.get(k, k)} {n:,}" for k, n in counts.items() if n))
     ((summary, seconds), rows), resends = imported
@@ -894,12 +898,11 @@ def print_world(share, counts, imported, wrong_imported, live, floods, figures, 
     print(f"  {'rank':>4} {'merchant':8} {'score':>7} {'reports':>7} {'cust':>5} {'days v/u/a/d':>14} "
           f"{'flag':15} {'truth':45} reasons")
     for row in figures["rows"][:10]:
-        days = row.get("customer_days") or {}
-        days_text = "/".join(str(days.get(k, "?")) for k in ("verified", "unverified", "away", "discounted"))
-        reasons = ",".join(row.get("flag_reasons") or [])
+        days_text = "/".join(str(row["customer_days"][k]) for k in ("verified", "unverified", "away", "discounted"))
+        reasons = "; ".join(row["flag_reasons"])
         print(f"  {row['rank']:>4} {row['merchant_code']:8} {row['score']:>7.1f} {row['reports']:>7} "
               f"{row['distinct_customers']:>5} {days_text:>14} {row['flag'] or '-':15} "
-              f"{truth_label(world, row['merchant_code'], figures['targets'], size_rank):45} {reasons}")
+              f"{label(row['merchant_code']):45} {reasons}")
     print(f"precision@10: {figures['precision']:.2f} (verified_only=1: {figures['precision_verified']:.2f}; "
           f"genuine reports only, documented score, no size information: {figures['reference']:.2f})")
     top_targets = ", ".join(f"{code} ({', '.join(NOISE_NAMES[k] for k in kinds)})"
@@ -925,15 +928,17 @@ def print_world(share, counts, imported, wrong_imported, live, floods, figures, 
                       for c, (flagged, visible) in figures["bursts"].items()))
     flagged, ranked = figures["innocent_flagged"]
     print(f"innocent merchants flagged: {flagged} of {ranked} ranked innocent ({ratio(flagged, ranked) or 0:.1%})")
-    for row in figures["rows"]:
-        if row["flag"] and row["merchant_code"] in figures["innocent_codes"]:
-            print(f"  #{row['rank']:<3} {row['merchant_code']} {row['flag']:15} "
-                  f"{truth_label(world, row['merchant_code'], figures['targets'], size_rank):45} "
-                  f"{', '.join(row['flag_reasons'])}")
-    missed = [row for row in figures["rows"] if row["merchant_code"] in figures["bad_codes"] and not row["flag"]]
-    for row in missed:
-        print(f"  #{row['rank']:<3} {row['merchant_code']} {'(no flag)':15} "
-              f"{truth_label(world, row['merchant_code'], figures['targets'], size_rank):45}")
+    for flag in ("needs_training", "fraud_watch"):
+        wrong = [row for row in figures["rows"]
+                 if row["flag"] == flag and row["merchant_code"] in figures["innocent_codes"]]
+        if wrong:
+            print(f"  {flag} ({len(wrong)}): " + ", ".join(
+                f"{row['merchant_code']} #{row['rank']} ({label(row['merchant_code']).removeprefix('innocent, ')})"
+                + (f" [{'; '.join(row['flag_reasons'])}]" if flag == "fraud_watch" else "") for row in wrong))
+    missed = [f"{row['merchant_code']} #{row['rank']} ({label(row['merchant_code'])})"
+              for row in figures["rows"] if row["merchant_code"] in figures["bad_codes"] and not row["flag"]]
+    if missed:
+        print("truly bad merchants ranked without a flag: " + ", ".join(missed))
 
 
 def targets_met(figures):

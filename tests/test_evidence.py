@@ -111,16 +111,27 @@ def test_counters_are_right_for_reports_that_arrive_out_of_order(catalog):
 
 # Evidence and what it costs to fake.
 
+def known(*users, bank="BANK1"):
+    """Make these customers known to the bank: a report at the other merchant long ago."""
+    for user in users:
+        make_report(when=NOON - timedelta(days=400), user=user, bank=bank, offer="OF6" if bank == "BANK1" else "OF2",
+                    outlet="O3" if bank == "BANK1" else "O2")
+
+
 def test_an_exact_position_with_implausible_accuracy_does_not_verify(catalog):
     outlet = Outlet.get(Outlet.code == "O1")
-    make_report(when=NOON, user="spoof", position=(outlet.latitude, outlet.longitude), accuracy=1)
+    known("spoof", "precise", "real")
+    make_report(when=NOON, user="spoof", position=(outlet.latitude, outlet.longitude), accuracy=12)
     make_report(when=NOON, user="precise", position=(outlet.latitude + 0.0002, outlet.longitude), accuracy=1)
     make_report(when=NOON, user="real", position="at", accuracy=12)
-    assert dict(Feedback.select(Feedback.user_id, Feedback.suspicion).tuples()) == {
-        "spoof": "exact_position", "precise": "exact_position", "real": ""}
+    make_report(when=NOON, user="fresh-spoof", position=(outlet.latitude, outlet.longitude), accuracy=1)
+    assert dict(Feedback.select(Feedback.user_id, Feedback.suspicion).where(Feedback.outlet == outlet).tuples()) == {
+        "spoof": "exact_position", "precise": "exact_position", "real": "", "fresh-spoof": "exact_position"}
     count_pending()
-    day = MerchantDay.get(scope="all", feedback_type=0, city="", merchant=Outlet.get(Outlet.code == "O1").merchant)
-    assert (day.verified_customer_days, day.unverified_customer_days, day.score) == (1, 2, 2.0)
+    day = MerchantDay.get(scope="all", feedback_type=0, city="", merchant=outlet.merchant, day=TODAY)
+    # Known customers' spoofed-looking positions count as unverified; a fresh id's, not at all.
+    assert (day.verified_customer_days, day.unverified_customer_days, day.discounted_customer_days, day.score) == (
+        1, 2, 1, 2.0)
 
 
 def test_impossible_travel_between_outlets_is_unverified(catalog):
@@ -164,17 +175,19 @@ def test_brand_new_customers_beyond_three_a_day_at_a_merchant_are_discounted(cat
     assert (row.customer_days, row.discounted_customer_days, row.distinct_customers) == (4, 3, 4)
 
 
-def test_a_customer_counts_at_a_merchant_once_a_week(catalog):
-    for day in (0, 3, 11, 12):  # the second and fourth come within 7 days of an earlier report there
-        make_report(when=NOON - timedelta(days=20 - day), user="regular", type_id=1 + day % 5)
-    make_report(when=NOON - timedelta(days=19), user="regular", offer="OF6", outlet="O3")  # another merchant
-    assert [r.repeat_visit for r in Feedback.select().order_by(Feedback.id)] == [False, True, False, True, False]
+def test_a_customer_counts_at_a_merchant_once_in_30_days_and_3_days_a_year(catalog):
+    for day in (0, 3, 35, 40, 80, 120):  # 3 and 40 come within 30 days of a counted day; 120 is a 4th
+        make_report(when=NOON - timedelta(days=150 - day), user="regular", type_id=1 + day % 5)
+    make_report(when=NOON - timedelta(days=149), user="regular", offer="OF6", outlet="O3")  # another merchant
+    assert [r.repeat_visit for r in Feedback.select().order_by(Feedback.id)] == [False, True, False, True, False,
+                                                                                True, False]
     count_pending()
-    [row] = [r for r in board().ranked + board().low_volume if r.code == "M1"]
-    assert (row.customer_days, row.discounted_customer_days) == (2, 2)
+    counted = [c.discounted for c in CustomerDay.select().where(CustomerDay.merchant == Outlet.get(code="O1").merchant)
+               .order_by(CustomerDay.day)]
+    assert counted == [False, True, False, True, False, True]
 
 
-def test_a_pool_of_ids_cycling_through_a_target_counts_once_a_week(catalog):
+def test_a_pool_of_ids_cycling_through_a_target_counts_once(catalog):
     for day in reversed(range(14)):  # every day for two weeks, as they arrive
         for n in range(5):
             make_report(when=NOON - timedelta(days=day), user=f"pool{n}", received_at=NOON - timedelta(days=day))
@@ -195,7 +208,8 @@ def test_anonymous_devices_alone_cannot_rank_or_flag_a_merchant(catalog):
     for n in range(3):
         make_report(when=NOON, user=f"vouched{n}")
     [row] = board().ranked
-    assert (row.distinct_customers, row.anonymous_customers, row.score) == (3, 3, 3.75)
+    # Three brand-new customers at half weight; each device at a quarter of that.
+    assert (row.distinct_customers, row.anonymous_customers, row.score) == (3, 3, 1.875)
 
 
 def test_told_it_expired_when_it_had_does_not_count(catalog):
@@ -232,8 +246,8 @@ def test_a_steady_elevated_level_needs_training(shops):
     rows = by_code(board())
     assert {code: row.flag for code, row in rows.items()} == {
         "S1": "needs_training", "S2": "", "S3": "", "S4": "", "S5": ""}
-    assert rows["S1"].flag_reasons == [
-        "8.0 weighted customer-days a week over the last 4 weeks, 8.0 x the median merchant's (1.0); "
+    assert rows["S1"].flag_reasons == [  # every customer is brand-new here, at half weight
+        "4.0 weighted customer-days a week at its outlet over the last 4 weeks, 8.0 x the median merchant's (0.5); "
         "32 bank-vouched customers"]
 
 
@@ -246,8 +260,10 @@ def test_the_api_leaderboard_explains_itself(client, bank_client):
     answer = client.get("/api", query_string={"action": "merchant_leaderboard", **creds}).get_json()
     [merchant] = answer["merchants"]
     assert merchant["customer_days"] == {"verified": 3, "unverified": 0, "away": 1, "discounted": 0}
-    assert (merchant["score"], merchant["flag"], merchant["flag_reasons"]) == (3.1, "", [])
+    # Three brand-new customers verified at the outlet (half weight each), one known one away.
+    assert (merchant["score"], merchant["outlets"], merchant["flag"], merchant["flag_reasons"]) == (1.6, 2, "", [])
+    assert merchant["score_per_outlet"] == 0.8
     verified = client.get("/api", query_string={"action": "merchant_leaderboard", "verified_only": "1", **creds})
-    assert verified.get_json()["verified_only"] is True and verified.get_json()["merchants"][0]["score"] == 3.0
+    assert verified.get_json()["verified_only"] is True and verified.get_json()["merchants"][0]["score"] == 1.5
     bad = client.get("/api", query_string={"action": "merchant_leaderboard", "verified_only": "maybe", **creds})
     assert bad.get_json()["fields"] == ["verified_only"]

@@ -45,7 +45,7 @@ def test_a_customer_counts_once_per_merchant_per_day(shops):
     for user in ("ravi", "meena"):
         report("S1", user)
     [row] = board().ranked
-    assert (row.reports, row.customer_days, row.distinct_customers, row.score) == (7, 4, 3, 4.0)
+    assert (row.reports, row.customer_days, row.distinct_customers, row.score) == (7, 4, 3, 2.0)  # all brand-new: half
 
 
 def test_reports_from_people_who_were_not_there_cannot_carry_a_merchant(shops):
@@ -81,7 +81,8 @@ def test_a_sudden_rise_is_put_on_fraud_watch(shops):
         report("S2", f"now{n}", when=NOON - timedelta(hours=n))
     rows = {row.name: row for row in board(days=90).ranked}
     assert {name: row.flag for name, row in rows.items()} == {"Shop 1": "fraud_watch", "Shop 2": ""}
-    assert rows["Shop 1"].flag_reasons == ["9.0 weighted customer-days in the last 7 days, 4.5 x the 8-week weekly mean (2.0)"]
+    # The baseline's customers were brand-new (half weight); this week's are known ones.
+    assert rows["Shop 1"].flag_reasons == ["9.0 weighted customer-days in the last 7 days, 9.0 x the 8-week weekly mean (1.0)"]
 
 
 def test_verified_expired_claims_on_an_active_offer_are_put_on_fraud_watch(shops):
@@ -128,7 +129,8 @@ def test_details_of_a_row(shops):
     [row] = board().ranked
     assert row.by_type == {1: 2, 2: 1}
     assert (row.outlets_affected, round(row.verified_share, 3), round(row.change, 3)) == (1, 0.667, 1.1)
-    assert row.trend[-1] == 2.1 and sum(row.trend) == 3.1 and len(row.trend) == 12  # weighted customer-days
+    # Weighted customer-days: brand-new customers at half weight, 1 + 1 + 0.1 of them this week.
+    assert row.trend[-1] == 1.05 and sum(row.trend) == 1.55 and len(row.trend) == 12
 
 
 def test_counters_equal_a_recount_after_a_mixed_workload(shops, client, bank_client):
