@@ -38,3 +38,5 @@ bench: setup
 	$(PY) bench/ingest.py
 	$(PY) bench/widget.py
 	$(PY) bench/leaderboard.py
+	$(PY) bench/signals.py
+	$(PY) bench/import.py

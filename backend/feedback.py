@@ -23,11 +23,12 @@ IMPLAUSIBLE_ACCURACY_M = 3
 # speed, cannot both have been made at the till (a flight door to door is slower).
 TRAVEL_MIN_KM = 2
 TRAVEL_MAX_KMH = 300
-# A customer counts at one merchant at most once in 30 days and on 3 days a year: later
-# reports there are repeats (a pool of ids cycling through a few targets soon is all repeats).
+# A customer counts at one merchant once while they keep reporting it: a report there within
+# 30 days of an earlier one (on another day), or after 3 days with reports there in the year,
+# is a repeat. A pool of ids cycling through a few targets is soon all repeats.
 REPEAT_WINDOW = timedelta(days=30)
 REPEAT_DAYS_A_YEAR = 3
-HISTORY_ROWS = 20  # a customer's latest reports read for these checks
+HISTORY_ROWS = 50  # a customer's latest reports read for these checks
 
 
 class ReportRejected(Exception):
@@ -189,13 +190,13 @@ def record_feedback(
 def _judged_on_arrival(bank_id, user_id, offer, outlet, now, received_at, device_hash):
     """(brand-new customer, repeat visit, impossible travel), judged against the reports
     stored so far; a delayed report is also compared with the ones after it."""
-    history = _history(bank_id, user_id, now)  # newest first: (time, merchant, repeat, outlet latitude, longitude)
-    counted_there = [_as_datetime(when) for when, merchant_id, was_repeat, *_ in history
-                     if merchant_id == offer.merchant_id and not was_repeat and _as_datetime(when).date() != now.date()
-                     and _as_datetime(when) > now - timedelta(days=365)]
-    repeat = len(counted_there) >= REPEAT_DAYS_A_YEAR or any(when > now - REPEAT_WINDOW for when in counted_there)
+    history = _history(bank_id, user_id, now)  # newest first: (time, merchant, outlet latitude, longitude)
+    there = [_as_datetime(when) for when, merchant_id, *_ in history if merchant_id == offer.merchant_id]
+    earlier_days = {when.date() for when in there if when > now - timedelta(days=365)} - {now.date()}
+    repeat = len(earlier_days) >= REPEAT_DAYS_A_YEAR or any(
+        when > now - REPEAT_WINDOW and when.date() != now.date() for when in there)
     delayed = received_at - now > timedelta(minutes=1)
-    neighbours = [history[0][:1] + history[0][3:] if history else None,
+    neighbours = [history[0][:1] + history[0][2:] if history else None,
                   delayed and _neighbour("user_id", bank_id, user_id, now, before=False)]
     if device_hash:
         neighbours += [_neighbour("device_hash", bank_id, device_hash, now, True),
@@ -253,7 +254,7 @@ def _earlier_sql(param, with_outlet):
 @functools.cache
 def _history_sql(param):
     return (
-        'SELECT f."created_at", f."merchant_id", f."repeat_visit", o."latitude", o."longitude" FROM "feedback" f '
+        'SELECT f."created_at", f."merchant_id", o."latitude", o."longitude" FROM "feedback" f '
         'LEFT JOIN "outlet" o ON o."id" = f."outlet_id" '
         f'WHERE f."bank_id" = {param} AND f."user_id" = {param} AND f."created_at" <= {param} '
         f'ORDER BY f."created_at" DESC LIMIT {HISTORY_ROWS}'

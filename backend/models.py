@@ -173,8 +173,8 @@ class Feedback(BaseModel):
     anonymous = BooleanField(default=False)
     # The customer's first report at this bank (judged when it arrived).
     new_customer = BooleanField(default=False)
-    # The customer already counted at this merchant in the 30 days before, or on 3 days in the
-    # year before (feedback.REPEAT_WINDOW).
+    # The customer reported at this merchant on another day in the 30 days before, or on 3 days
+    # in the year before (feedback.REPEAT_WINDOW).
     repeat_visit = BooleanField(default=False)
     # Why a position that looked at the outlet does not verify it: "exact_position",
     # "impossible_travel" (comma-separated), or "".

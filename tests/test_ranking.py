@@ -5,7 +5,6 @@ from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 
 import psycopg2
-import pytest
 
 from backend import rollups
 from backend.db import lock_id, sqlite_path

@@ -16,16 +16,9 @@ targets in the top 10, precision and recall of each flag, innocent merchants fla
 
 One fresh world per noise level (genuine traffic is the same in each); the targets are
 judged at 20 % noise; the exit status is 1 if one is missed.
-Usage: .venv/bin/python bench/signal.py [--seed 1] [--merchants 300] [--noise 0 20 40]
+Usage: .venv/bin/python bench/signals.py [--seed 1] [--merchants 300] [--noise 0 20 40]
        [--database-url sqlite:///PATH (one noise level only)] [--keep]
 """
-import sys
-from pathlib import Path
-
-# Run as a script, this file's folder comes first on the import path, where this file would
-# stand in for the standard library's `signal` (which subprocess imports): take it off.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
 import argparse
 import bisect
 import csv
@@ -38,6 +31,7 @@ import re
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -47,6 +41,7 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -105,6 +100,7 @@ WHERE_WEIGHTS = {
 }
 WHERES = ("at", "none", "away", "coarse")
 SCORE_WEIGHTS = {"at": 1.0, "none": 0.5, "coarse": 0.5, "away": 0.1}  # docs/ranking.md
+NEW_CUSTOMER_WEIGHT = 0.5
 COMMENTS = {
     1: ["Cashier refused the card offer", "Said the offer is not valid on weekends",
         "Refused, asked me to pay full price"],
@@ -763,14 +759,17 @@ def targets_of(world, genuine, noise, thanked, first, last):
 
 def weekly_strength(genuine, code, today):
     """A merchant's genuine weighted customer-days in the 7 days to today, and their weekly mean
-    over the 8 weeks before."""
-    seen, weeks = set(), Counter()
-    for report in genuine:
+    over the 8 weeks before (a customer's first report at their bank at half weight)."""
+    known, seen, weeks = set(), set(), Counter()
+    for report in sorted(genuine, key=lambda r: r.t):
+        customer = (report.params["your_bank_code"], report.params["user_id"])
+        weight = SCORE_WEIGHTS[report.where] * (1.0 if customer in known else NEW_CUSTOMER_WEIGHT)
+        known.add(customer)
         week = (today - report.t.date()).days // 7
         key = (report.t.date(), report.params["user_id"])
         if report.merchant == code and week < 9 and key not in seen:
             seen.add(key)
-            weeks[week] += SCORE_WEIGHTS[report.where]
+            weeks[week] += weight
     return weeks[0], sum(weeks[n] for n in range(1, 9)) / 8
 
 
