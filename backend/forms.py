@@ -84,20 +84,26 @@ class CredentialsForm(Form):
     apikey = secret_field("apikey")
 
 
+ISO_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?")
+UTC_OFFSET = re.compile(r"Z|[+-][0-9]{2}:[0-9]{2}")
+
+
 class ReportedAtField(StringField):
-    """An ISO 8601 time with a UTC offset, kept as naive UTC; blank means not given."""
+    """An ISO 8601 time with a UTC offset (ASCII digits), kept as naive UTC; blank means not given."""
 
     def process_formdata(self, valuelist):
         raw = valuelist[0].strip() if valuelist else ""
         self.data = None
         if raw:
-            try:
-                when = datetime.fromisoformat(raw)
-            except ValueError:
-                raise ValueError("must be an ISO 8601 time such as 2026-03-01T18:30:00+05:30") from None
-            if when.tzinfo is None:
+            time_part = ISO_TIME.match(raw)
+            if not time_part:
+                raise ValueError("must be an ISO 8601 time such as 2026-03-01T18:30:00+05:30")
+            if not UTC_OFFSET.fullmatch(raw[time_part.end():]):
                 raise ValueError("must give its UTC offset, such as +05:30 or Z")
-            self.data = when.astimezone(timezone.utc).replace(tzinfo=None)
+            try:
+                self.data = datetime.fromisoformat(raw).astimezone(timezone.utc).replace(tzinfo=None)
+            except (ValueError, OverflowError):
+                raise ValueError("is not a real time") from None
 
     def _value(self):
         return "" if self.data is None else self.data.isoformat() + "Z"

@@ -90,7 +90,9 @@ def test_api_reported_at_within_the_last_7_days(client, bank_client, offset, acc
         assert not Feedback.select().exists()
 
 
-@pytest.mark.parametrize("value", ["2026-06-30T12:00:00", "yesterday", "2026-13-01T00:00:00Z"])
+@pytest.mark.parametrize("value", ["2026-06-30T12:00:00", "yesterday", "2026-13-01T00:00:00Z", "2026-06-30T12:00+0530",
+                                   "9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+05:00", "２０２６-06-30T12:00:00Z",
+                                   "2026-06-30T12:00:00Z\x00"])
 def test_api_reported_at_needs_an_iso_time_with_its_offset(client, bank_client, value):
     creds = {k: bank_client[k] for k in ("clientkey", "clientpass", "apikey")}
     answer = api_report(client, creds, offer_code="OF1", reported_at=value).get_json()
