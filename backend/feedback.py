@@ -6,6 +6,7 @@ outlet, type, and who may report for that bank) and what it is worth as evidence
 import functools
 import hashlib
 import hmac
+import ipaddress
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -80,6 +81,18 @@ class Recorded:
 def keyed_hash(secret, value):
     """A keyed hash of an IP address or device id: comparable, not reversible."""
     return hmac.new(secret.encode(), value.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def network_of(address):
+    """What one subscriber holds of an IP address: the IPv4 address (also when written as
+    IPv6-mapped), or the IPv6 /64 (a phone gets a whole /64; within it, addresses are free)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return address
+    if ip.version == 6 and ip.ipv4_mapped:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else str(ip)
 
 
 def resolve_report(lookups, reporter, *, bank_code, offer_code, outlet_code="", feedback_type=None):
@@ -164,8 +177,11 @@ def record_feedback(
         # One read serves the duplicate rule and the judgements below: the customer's latest
         # reports up to the end of the duplicate window (measured: a second query per report
         # cost ~5 % of ingest throughput).
+        # A delayed report is judged against the later ones too: else sending a week newest
+        # first would make every day look like the customer's first at the merchant.
+        until = now + max(rules.duplicate_window, REPEAT_WINDOW)
         reports = [Earlier(_as_datetime(row[0]), *row[1:]) for row in database.execute_sql(
-            _customer_reports_sql(param), [bank.id, user_id, now + rules.duplicate_window]).fetchall()]
+            _customer_reports_sql(param), [bank.id, user_id, until]).fetchall()]
         earlier = _duplicate_of(reports, offer.id, outlet_id, feedback_type.id, now, rules.duplicate_window)
         if earlier is None and len(reports) == HISTORY_ROWS and reports[-1].created_at > now - rules.duplicate_window:
             # More reports in the window than were read: ask for the duplicate itself.
@@ -227,21 +243,24 @@ def _duplicate_of(reports, offer_id, outlet_id, type_id, now, window):
 def _judged_on_arrival(reports, bank_id, offer, outlet, now, device_hash, delayed):
     """(brand-new customer, repeat visit, impossible travel), judged against the customer's
     reports stored so far, newest first, those after now (a delayed report's) included; a
-    device's reports are read for its neighbours in time (after it too, when delayed)."""
+    device's reports are read for its neighbours in time (after it too, when delayed).
+
+    Brand-new: nothing of the customer's is stored. Repeat: another day at the merchant
+    within 30 days either side, or 3 other days there in the year.
+    """
     history = [report for report in reports if report.created_at <= now]
     after = [report for report in reports if report.created_at > now]
-    there = [report.created_at for report in history if report.merchant_id == offer.merchant_id]
-    earlier_days = {when.date() for when in there if when > now - timedelta(days=365)} - {now.date()}
-    repeat = len(earlier_days) >= REPEAT_DAYS_A_YEAR or any(
-        when > now - REPEAT_WINDOW and when.date() != now.date() for when in there)
+    there = [report.created_at for report in reports if report.merchant_id == offer.merchant_id
+             and report.created_at.date() != now.date()]
+    repeat = len({when.date() for when in there if when > now - timedelta(days=365)}) >= REPEAT_DAYS_A_YEAR or any(
+        abs(when - now) < REPEAT_WINDOW for when in there)
     neighbours = [(r.created_at, r.latitude, r.longitude) for r in history[:1] + after[-1:]]
     if device_hash:
         neighbours += [_neighbour("device_hash", bank_id, device_hash, now, True),
                        delayed and _neighbour("device_hash", bank_id, device_hash, now, False)]
     travel = outlet is not None and outlet.latitude is not None and any(
         _impossible_travel(outlet, now, other) for other in neighbours if other)
-    new_customer = not history and len(reports) < HISTORY_ROWS
-    return new_customer, repeat, travel
+    return not reports, repeat, travel
 
 
 def _as_datetime(value):

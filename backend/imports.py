@@ -12,7 +12,7 @@ from pathlib import Path
 from werkzeug.datastructures import MultiDict
 
 from .db import write_transaction
-from .feedback import ReportRejected, keyed_hash, resolve_report, submit_report
+from .feedback import ReportRejected, keyed_hash, network_of, resolve_report, submit_report
 from .forms import ImportRowForm, bound_form, form_problems, reported_at_problem
 
 COLUMNS = ("reported_at", "your_bank_code", "user_id", "offer_code", "outlet_code", "feedback_type", "user_latitude",
@@ -61,8 +61,11 @@ def _json_lines(path):
             if not isinstance(record, dict):
                 yield number, "is not a JSON object"
                 continue
-            _check_columns(record)
+            unknown = sorted(set(record) - set(COLUMNS))
             wrong = [key for key, value in record.items() if isinstance(value, (bool, dict, list))]
+            if unknown:
+                yield number, f"unknown field(s): {', '.join(unknown)}"
+                continue
             if wrong:
                 yield number, f"{wrong[0]} must be a string or a number"
                 continue
@@ -73,13 +76,29 @@ def _json_lines(path):
 def _csv_rows(path):
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as text:
         reader = csv.DictReader(text)
-        if reader.fieldnames is None:
+        try:
+            names = reader.fieldnames
+        except csv.Error as exc:
+            raise ImportFileError(f"The header row cannot be read ({exc})") from None
+        if names is None:
             return
-        _check_columns([name.strip() for name in reader.fieldnames])
-        for row in reader:
+        _check_columns([name.strip() for name in names])
+        line = reader.line_num
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # a cell over the csv module's limit (128 KB), say
+                line += 1  # the reader's own count is not always advanced yet
+                yield line, f"cannot be read ({exc})"
+                continue
+            line = reader.line_num
             # The header is line 1; a quoted cell may span lines, so ask the reader.
-            yield reader.line_num, {name.strip(): value for name, value in row.items()
-                                    if name is not None and value not in (None, "")}
+            if None in row:
+                yield line, "has more cells than the header (a comma in an unquoted value?)"
+                continue
+            yield line, {name.strip(): value for name, value in row.items() if value not in (None, "")}
 
 
 def _check_columns(names):
@@ -164,7 +183,7 @@ def _store_row(summary, line, values, *, lookups, reporter, rules, secret, now):
             outlet_code=form.outlet_code.data, feedback_type=form.feedback_type.data, user_id=form.user_id.data,
             now=form.reported_at.data, received_at=now, latitude=form.user_latitude.data,
             longitude=form.user_longitude.data, accuracy_m=form.user_accuracy.data, comment=form.comment.data or "",
-            channel="import", ip_hash=keyed_hash(secret, form.client_ip.data) if form.client_ip.data else None,
+            channel="import", ip_hash=keyed_hash(secret, network_of(form.client_ip.data)) if form.client_ip.data else None,
             device_hash=keyed_hash(secret, "device:" + form.device_id.data) if form.device_id.data else None,
         )
     except ReportRejected as exc:

@@ -8,6 +8,7 @@ from peewee import (
     CompositeKey,
     DateField,
     DateTimeField,
+    DoubleField,
     FloatField,
     ForeignKeyField,
     IntegerField,
@@ -248,10 +249,11 @@ class MerchantDay(BaseModel):
     city = CharField(max_length=100)
     reports = IntegerField(default=0)
     customer_days = IntegerField(default=0)
-    score = FloatField(default=0)
+    # Double precision: PostgreSQL's "real" (peewee's FloatField) rounds sums of weights.
+    score = DoubleField(default=0)
     verified_reports = IntegerField(default=0)
     verified_customer_days = IntegerField(default=0)
-    verified_score = FloatField(default=0)
+    verified_score = DoubleField(default=0)
     unverified_customer_days = IntegerField(default=0)
     away_customer_days = IntegerField(default=0)
     discounted_customer_days = IntegerField(default=0)

@@ -24,8 +24,9 @@ ANONYMOUS_WEIGHT = 0.25
 # Nobody has seen a brand-new customer before (a customer's first report at the bank).
 NEW_CUSTOMER_WEIGHT = 0.5
 # Brand-new customers (a first report at the bank) counted per merchant, day and bank; more
-# are discounted: a burst of fresh ids is the cheapest fake there is. Anonymous devices have
-# an allowance of their own, so a flood of them cannot use up the bank's customers'.
+# are discounted: a burst of fresh ids is the cheapest fake there is. Anonymous devices,
+# new or not, have an allowance of the same size of their own, so a flood of them cannot
+# use up the bank's customers'.
 NEW_CUSTOMERS_PER_DAY = 3
 OFFER_EXPIRED = 2  # feedback type id of "Told the offer has expired"
 COUNTERS = ("reports", "customer_days", "score", "verified_reports", "verified_customer_days", "verified_score",
@@ -63,8 +64,15 @@ class Counted(NamedTuple):
         return self.type_id == OFFER_EXPIRED and self.offer_status != "active"
 
     def sources(self):
-        """The IP and device this report came from, where known."""
-        return [f"ip:{self.ip_hash}"] * bool(self.ip_hash) + [f"device:{self.device_hash}"] * bool(self.device_hash)
+        """The IP and device this report came from, where known; anonymous devices apart, so
+        that they cannot take a shared address's place from the bank's customers."""
+        prefix = "anonymous-" if self.anonymous else ""
+        return ([f"{prefix}ip:{self.ip_hash}"] * bool(self.ip_hash)
+                + [f"{prefix}device:{self.device_hash}"] * bool(self.device_hash))
+
+    def uses_allowance(self):
+        """Whether this customer-day takes one of the day's limited places (NEW_CUSTOMERS_PER_DAY)."""
+        return self.new_customer or self.anonymous
 
 
 def scopes_of(bank_id, network_id):
@@ -79,7 +87,8 @@ def counter_rows(report, first_of_day, discounted):
     weight = (EVIDENCE_WEIGHTS[evidence] * (ANONYMOUS_WEIGHT if report.anonymous else 1.0)
               * (NEW_CUSTOMER_WEIGHT if report.new_customer else 1.0)) if counts else 0.0
     verified = evidence == "verified"
-    claim = counts and verified and not report.anonymous and report.type_id == OFFER_EXPIRED
+    # A claim that points at fraud must come from customers the bank knows, not fresh ids.
+    claim = counts and verified and not (report.anonymous or report.new_customer) and report.type_id == OFFER_EXPIRED
     counters = (1, int(counts), weight, int(verified), int(verified and counts), weight if verified else 0.0,
                 int(counts and evidence == "unverified"), int(counts and evidence == "away"),
                 int(first_of_day and discounted), int(claim))
@@ -100,7 +109,7 @@ class Tally:
     def __init__(self, counted_customer_days=(), used_sources=(), new_customers=None):
         self.counted = set(counted_customer_days)  # (merchant, day, bank, user) counted before
         self.used_sources = set(used_sources)  # (merchant, day, bank, source) that carried a customer-day
-        self.new_customers = dict(new_customers or {})  # (merchant, day, bank, anonymous) -> brand-new counted
+        self.new_customers = dict(new_customers or {})  # (merchant, day, bank, anonymous) -> allowance taken
         self.customer_days = {}  # (merchant, day, bank, user) -> (network, anonymous, new, discounted)
         self.source_days = set()  # new (merchant, day, bank, source)
         self.totals = {}  # MerchantDay key -> counters
@@ -115,15 +124,15 @@ class Tally:
         if first:
             sources = [place + (source,) for source in report.sources()]
             allowance = place + (report.anonymous,)
-            new_count = self.new_customers.get(allowance, 0)
+            taken = self.new_customers.get(allowance, 0)
             # A fresh id with a spoofed-looking position is what a fake report looks like.
             discounted = (report.repeat_visit or (report.new_customer and bool(report.suspicion))
                           or any(source in self.used_sources for source in sources)
-                          or (report.new_customer and new_count >= NEW_CUSTOMERS_PER_DAY))
+                          or (report.uses_allowance() and taken >= NEW_CUSTOMERS_PER_DAY))
             if not discounted:
                 self.used_sources.update(sources)
                 self.source_days.update(sources)
-                self.new_customers[allowance] = new_count + report.new_customer
+                self.new_customers[allowance] = taken + report.uses_allowance()
             self.customer_days[key] = (report.network_id, report.anonymous, report.new_customer, discounted)
         for row in counter_rows(report, first, discounted):
             total = self.totals.get(row[:5])
@@ -257,8 +266,8 @@ def _existing(table, columns, keys, batch_size=200):
 
 
 def _new_customers_counted(places, batch_size=300):
-    """Brand-new customers counted so far at each (merchant, day, bank), as
-    {(merchant, day, bank, anonymous): count}."""
+    """The allowance taken so far at each (merchant, day, bank): brand-new customers and
+    anonymous devices counted, as {(merchant, day, bank, anonymous): count}."""
     places, found = list(places), {}
     for start in range(0, len(places), batch_size):
         chunk = places[start:start + batch_size]
@@ -267,8 +276,9 @@ def _new_customers_counted(places, batch_size=300):
             'SELECT c."merchant_id", c."day", c."bank_id", c."anonymous", COUNT(*) FROM "customerday" c '
             f'JOIN (VALUES {", ".join([row] * len(chunk))}) k '
             'ON c."merchant_id" = k.column1 AND c."day" = k.column2 AND c."bank_id" = k.column3 '
-            f'WHERE c."new_customer" = {database.param} AND c."discounted" = {database.param} '
-            'GROUP BY c."merchant_id", c."day", c."bank_id", c."anonymous"', [v for place in chunk for v in place] + [True, False])
+            f'WHERE (c."new_customer" = {database.param} OR c."anonymous" = {database.param}) '
+            f'AND c."discounted" = {database.param} '
+            'GROUP BY c."merchant_id", c."day", c."bank_id", c."anonymous"', [v for place in chunk for v in place] + [True, True, False])
         found.update({(merchant_id, _day(day), bank_id, bool(anonymous)): count
                       for merchant_id, day, bank_id, anonymous, count in cursor})
     return found

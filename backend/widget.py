@@ -16,7 +16,7 @@ from wtforms import Form, StringField, ValidationError
 
 from .config import PROJECT_DIR
 from .credentials import signature_matches
-from .feedback import Reporter, ReportRejected, Rules, keyed_hash, resolve_report, submit_report
+from .feedback import Reporter, ReportRejected, Rules, keyed_hash, network_of, resolve_report, submit_report
 from .forms import NumberField, between, plain_text, strip
 from .i18n import TEXT, language, type_label
 from .models import Client, Feedback, FeedbackType, utcnow
@@ -191,9 +191,11 @@ def asset(name):
 def frame():
     """The first view: the offer and one button per feedback type."""
     form = FrameForm(request.args)
-    form.validate()
+    valid = form.validate()
     data = form.data
-    lang = language(data["lang"] or request.accept_languages.best)
+    lang = language((data["lang"] if valid else "") or request.accept_languages.best)
+    if not valid:  # control characters or undecodable bytes in the page's attributes
+        return problem_view(Problem("invalid"), lang)
     client = Client.get_or_none(Client.widget_key == data["key"]) if data["key"] else None
     try:
         if client is None or not client.allowed_origins():
@@ -288,7 +290,7 @@ def report():
     feedback_type = chosen_type(form)
     config = current_app.config
     now = utcnow()
-    ip_hash = keyed_hash(config["SECRET_KEY"], request.remote_addr or "")
+    ip_hash = keyed_hash(config["SECRET_KEY"], network_of(request.remote_addr or ""))
     by_device, by_ip = recent_reports(state["u"], ip_hash, now - timedelta(hours=1))
     if by_device >= config["WIDGET_REPORTS_PER_DEVICE_HOUR"] or by_ip >= config["WIDGET_REPORTS_PER_IP_HOUR"]:
         raise Problem("rate_limited", 429)

@@ -161,3 +161,23 @@ def test_import_reports_refuses_unknown_columns_and_future_times(run, bank1_key,
     path.write_text(CSV_HEADER + f"{future},BANK1,a,OF1,O1,1,,,,\n")
     result = run("import-reports", str(path), "--client", bank1_key)
     assert result.exit_code == 1 and "line 2: reported_at: must not be in the future" in result.output
+
+
+def test_import_reports_lists_unreadable_rows_instead_of_storing_part_of_them(run, bank1_key, tmp_path):
+    good = "2025-03-01T10:00:00Z,BANK1,{user},OF1,O1,1,,,,{comment}\n"
+    path = tmp_path / "odd.csv"
+    path.write_text(CSV_HEADER + good.format(user="a", comment="fine")
+                    + good.format(user="b", comment="refused, then shouted")  # an unquoted comma
+                    + good.format(user="c", comment='"' + "x" * 140_000 + '"')  # over the csv module's limit
+                    + good.format(user="d", comment="fine"))
+    result = run("import-reports", str(path), "--client", bank1_key, "--skip-bad", "--json")
+    summary = json.loads(result.stdout)
+    assert (summary["stored"], summary["bad"]) == (2, 2)
+    assert [e["line"] for e in summary["errors"]] == [3, 4]
+    assert "more cells than the header" in summary["errors"][0]["message"]
+    lines = tmp_path / "odd.jsonl"
+    lines.write_text(json.dumps({"reported_at": "2025-03-01T10:00:00Z", "your_bank_code": "BANK1", "user_id": "e",
+                                 "offer_code": "OF1", "outlet_code": "O1", "feedback_type": 1, "Comment": "x"}) + "\n")
+    result = run("import-reports", str(lines), "--client", bank1_key, "--json")
+    assert result.exit_code == 1 and json.loads(result.stdout)["errors"][0]["message"] == "unknown field(s): Comment"
+    assert sorted(r.user_id for r in Feedback.select()) == ["a", "d"]

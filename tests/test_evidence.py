@@ -108,7 +108,8 @@ def test_counters_are_right_for_reports_that_arrive_out_of_order(catalog):
     rebuild_rollups()
     assert (sorted(MerchantDay.select().tuples()), sorted(CustomerDay.select().tuples())) == counted
     row = by_code(board())["M1"]
-    assert (row.reports, row.customer_days) == (6, 5)  # u1 twice on one day
+    # u1 twice on one day; u0 and u2 again within 30 days: one customer-day each.
+    assert (row.reports, row.customer_days, row.discounted_customer_days) == (6, 3, 2)
 
 
 # Evidence and what it costs to fake.
@@ -270,3 +271,49 @@ def test_the_api_leaderboard_explains_itself(client, bank_client):
     assert verified.get_json()["verified_only"] is True and verified.get_json()["merchants"][0]["score"] == 1.5
     bad = client.get("/api", query_string={"action": "merchant_leaderboard", "verified_only": "maybe", **creds})
     assert bad.get_json()["fields"] == ["verified_only"]
+
+
+# What an attacker's review found, each closed.
+
+def test_a_week_sent_newest_first_is_still_one_customer(catalog):
+    for day in range(7):  # today first, then each day before it
+        make_report(when=NOON - timedelta(days=day), user="backdater", received_at=NOON, type_id=1 + day % 5)
+    assert [(r.new_customer, r.repeat_visit) for r in Feedback.select().order_by(Feedback.id)] == (
+        [(True, False)] + [(False, True)] * 6)
+    count_pending()
+    assert CustomerDay.select().where(CustomerDay.discounted == False).count() == 1  # noqa: E712
+
+
+def test_expired_claims_from_fresh_ids_do_not_flag_fraud(catalog):
+    for n in range(5):
+        make_report(when=NOON - timedelta(days=n % 2, minutes=n), user=f"fresh{n}", type_id=2)
+    count_pending()
+    row = by_code(board()).get("M1")
+    assert row is not None and (row.expired_claims, row.flag) == (0, "")
+
+
+def test_anonymous_devices_count_three_a_day_at_a_merchant_new_or_not(catalog):
+    for n in range(6):  # each device reported elsewhere first, so none is brand-new here
+        make_report(when=NOON - timedelta(days=40), user=f"device:1:d{n}", anonymous=True, offer="OF6", outlet="O3")
+        make_report(when=NOON, user=f"device:1:d{n}", anonymous=True, ip_hash=f"ip-{n}", channel="widget")
+    count_pending()
+    day = MerchantDay.get(scope="all", feedback_type=0, city="", merchant=Outlet.get(code="O1").merchant, day=TODAY)
+    assert (day.customer_days, day.discounted_customer_days) == (3, 3)
+
+
+def test_an_anonymous_device_does_not_take_a_shared_address_from_the_banks_customers(catalog):
+    known("real")
+    make_report(when=NOON, user="device:1:x", anonymous=True, ip_hash="shared", channel="widget")
+    make_report(when=NOON + timedelta(minutes=5), user="real", ip_hash="shared")
+    count_pending()
+    assert {c.user_id: c.discounted for c in CustomerDay.select().where(CustomerDay.day == TODAY)} == {
+        "device:1:x": False, "real": False}
+
+
+@pytest.mark.parametrize("address, same_as", [("2001:db8:77:1::9", "2001:db8:77:1:ffff::1"),
+                                              ("::ffff:203.0.113.7", "203.0.113.7"), ("fe80::1%eth0", "fe80::2")])
+def test_one_subscriber_is_one_address(address, same_as):
+    from backend.feedback import network_of
+
+    assert network_of(address) == network_of(same_as)
+    assert network_of("2001:db8:77:1::9") != network_of("2001:db8:77:2::9")

@@ -44,7 +44,10 @@ def test_a_customer_counts_once_per_merchant_per_day(shops):
     for user in ("ravi", "meena"):
         report("S1", user)
     [row] = board().ranked
-    assert (row.reports, row.customer_days, row.distinct_customers, row.score) == (7, 4, 3, 2.0)  # all brand-new: half
+    # Asha's report of the day before is a repeat (within 30 days at the same merchant);
+    # the three customers are brand-new, at half weight.
+    assert (row.reports, row.customer_days, row.discounted_customer_days, row.distinct_customers, row.score) == (
+        7, 3, 1, 3, 1.5)
 
 
 def test_reports_from_people_who_were_not_there_cannot_carry_a_merchant(shops):
