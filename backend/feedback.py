@@ -162,6 +162,7 @@ def record_feedback(
     """
     check_belongs_together(bank, offer, outlet)
     received_at = received_at or now
+    delayed = received_at - now > timedelta(minutes=1)
     radius_m = (outlet.radius_m if outlet else None) or rules.default_radius_m
     check = location_verdict(
         latitude, longitude, accuracy_m,
@@ -190,7 +191,6 @@ def record_feedback(
                 [outlet_id] if outlet else []) + [feedback_type.id]).fetchone()
         if earlier is not None:
             return Recorded(*earlier, duplicate=True)
-        delayed = received_at - now > timedelta(minutes=1)
         new_customer, repeat, travel = _judged_on_arrival(reports, bank.id, offer, outlet, now, device_hash, delayed)
         if travel:
             suspicion.append("impossible_travel")
@@ -202,7 +202,8 @@ def record_feedback(
             "offer_id": offer.id, "merchant_id": offer.merchant_id, "outlet_id": outlet_id,
             "feedback_type_id": feedback_type.id, "user_id": user_id, "latitude": latitude, "longitude": longitude,
             "accuracy_m": accuracy_m, "distance_m": check.distance_m, "radius_m": radius_m, "verdict": check.verdict,
-            "offer_status": report.offer_status, "comment": comment, "created_at": now, "received_at": received_at,
+            "offer_status": report.offer_status, "comment": comment, "created_at": now,
+            "received_at": received_at if delayed else None,
             "outlet_inferred": outlet_inferred, "ip_hash": ip_hash, "device_hash": device_hash,
             "anonymous": anonymous, "new_customer": new_customer, "repeat_visit": repeat,
             "suspicion": ",".join(suspicion),

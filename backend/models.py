@@ -165,7 +165,7 @@ class Feedback(BaseModel):
     offer_status = CharField(max_length=16)
     comment = TextField(default="")
     created_at = DateTimeField()  # when it happened (reported_at for delayed and historic reports)
-    received_at = DateTimeField(null=True)  # when it reached us
+    received_at = DateTimeField(null=True)  # when it reached us, if a minute or more later
     # Widget reports without an outlet: True when the nearest outlet was taken as it.
     outlet_inferred = BooleanField(default=False)
     ip_hash = CharField(null=True, max_length=64)  # keyed hash of the customer's IP (widget, or API client_ip)
@@ -224,12 +224,13 @@ class CustomerDay(BaseModel):
 
 
 class SourceDay(BaseModel):
-    """An IP or device that carried a customer-day at a merchant on a day, for one bank."""
+    """An IP or device that carried a customer-day at a merchant on a day, for one bank; or
+    one of that day's few places for brand-new customers or anonymous devices, taken."""
 
     merchant = ForeignKeyField(Merchant, index=False)
     day = DateField()
     bank = ForeignKeyField(Bank, index=False)
-    source = CharField(max_length=80)  # "ip:<hash>" or "device:<hash>"
+    source = CharField(max_length=80)  # "ip:<hash>", "device:<hash>", "new-customer-place:2", ...
 
     class Meta:
         primary_key = CompositeKey("merchant", "day", "bank", "source")

@@ -70,9 +70,13 @@ class Counted(NamedTuple):
         return ([f"{prefix}ip:{self.ip_hash}"] * bool(self.ip_hash)
                 + [f"{prefix}device:{self.device_hash}"] * bool(self.device_hash))
 
-    def uses_allowance(self):
-        """Whether this customer-day takes one of the day's limited places (NEW_CUSTOMERS_PER_DAY)."""
-        return self.new_customer or self.anonymous
+    def places(self):
+        """The day's limited places (NEW_CUSTOMERS_PER_DAY) one of which this customer-day
+        needs: brand-new customers and anonymous devices, each kind its own."""
+        if not (self.new_customer or self.anonymous):
+            return []
+        kind = "anonymous-place" if self.anonymous else "new-customer-place"
+        return [f"{kind}:{n}" for n in range(1, NEW_CUSTOMERS_PER_DAY + 1)]
 
 
 def scopes_of(bank_id, network_id):
@@ -106,10 +110,11 @@ class Tally:
     one bank's customers send never changes what another bank's count.
     """
 
-    def __init__(self, counted_customer_days=(), used_sources=(), new_customers=None):
+    def __init__(self, counted_customer_days=(), used_sources=()):
         self.counted = set(counted_customer_days)  # (merchant, day, bank, user) counted before
-        self.used_sources = set(used_sources)  # (merchant, day, bank, source) that carried a customer-day
-        self.new_customers = dict(new_customers or {})  # (merchant, day, bank, anonymous) -> allowance taken
+        # (merchant, day, bank, source) that carried a customer-day: IPs, devices, and the
+        # places taken (Counted.places), so that counting in batches reads them by key.
+        self.used_sources = set(used_sources)
         self.customer_days = {}  # (merchant, day, bank, user) -> (network, anonymous, new, discounted)
         self.source_days = set()  # new (merchant, day, bank, source)
         self.totals = {}  # MerchantDay key -> counters
@@ -123,16 +128,15 @@ class Tally:
         discounted = False
         if first:
             sources = [place + (source,) for source in report.sources()]
-            allowance = place + (report.anonymous,)
-            taken = self.new_customers.get(allowance, 0)
+            places = [place + (name,) for name in report.places()]
+            free = next((name for name in places if name not in self.used_sources), None)
             # A fresh id with a spoofed-looking position is what a fake report looks like.
             discounted = (report.repeat_visit or (report.new_customer and bool(report.suspicion))
-                          or any(source in self.used_sources for source in sources)
-                          or (report.uses_allowance() and taken >= NEW_CUSTOMERS_PER_DAY))
+                          or any(source in self.used_sources for source in sources) or (bool(places) and free is None))
             if not discounted:
-                self.used_sources.update(sources)
-                self.source_days.update(sources)
-                self.new_customers[allowance] = taken + report.uses_allowance()
+                taken = sources + [free] * bool(places)
+                self.used_sources.update(taken)
+                self.source_days.update(taken)
             self.customer_days[key] = (report.network_id, report.anonymous, report.new_customer, discounted)
         for row in counter_rows(report, first, discounted):
             total = self.totals.get(row[:5])
@@ -193,12 +197,11 @@ def _count_batch(limit):
         _pending_sql(database.param, isinstance(database.obj, SqliteDatabase)), [limit]).fetchall()]
     if not rows:
         return 0
-    places = {(r.merchant_id, r.day, r.bank_id) for r in rows}
     tally = Tally(_existing("customerday", ("merchant_id", "day", "bank_id", "user_id"),
                             {(r.merchant_id, r.day, r.bank_id, r.user_id) for r in rows}),
                   _existing("sourceday", ("merchant_id", "day", "bank_id", "source"),
-                            {(r.merchant_id, r.day, r.bank_id, source) for r in rows for source in r.sources()}),
-                  _new_customers_counted(places))
+                            {(r.merchant_id, r.day, r.bank_id, source) for r in rows
+                             for source in r.sources() + r.places()}))
     for row in rows:
         tally.add(row)
     with write_transaction(COUNTING_LOCK + "-write"):
@@ -262,25 +265,6 @@ def _existing(table, columns, keys, batch_size=200):
         cursor = database.execute_sql(f'SELECT {names} FROM "{table}" c JOIN (VALUES {", ".join([row] * len(chunk))}) k '
                                       f'ON {joined}', [value for key in chunk for value in key])
         found.update((merchant_id, _day(day), *rest) for merchant_id, day, *rest in cursor)
-    return found
-
-
-def _new_customers_counted(places, batch_size=300):
-    """The allowance taken so far at each (merchant, day, bank): brand-new customers and
-    anonymous devices counted, as {(merchant, day, bank, anonymous): count}."""
-    places, found = list(places), {}
-    for start in range(0, len(places), batch_size):
-        chunk = places[start:start + batch_size]
-        row = f"({database.param}, {database.param}, {database.param})"
-        cursor = database.execute_sql(
-            'SELECT c."merchant_id", c."day", c."bank_id", c."anonymous", COUNT(*) FROM "customerday" c '
-            f'JOIN (VALUES {", ".join([row] * len(chunk))}) k '
-            'ON c."merchant_id" = k.column1 AND c."day" = k.column2 AND c."bank_id" = k.column3 '
-            f'WHERE (c."new_customer" = {database.param} OR c."anonymous" = {database.param}) '
-            f'AND c."discounted" = {database.param} '
-            'GROUP BY c."merchant_id", c."day", c."bank_id", c."anonymous"', [v for place in chunk for v in place] + [True, True, False])
-        found.update({(merchant_id, _day(day), bank_id, bool(anonymous)): count
-                      for merchant_id, day, bank_id, anonymous, count in cursor})
     return found
 
 
