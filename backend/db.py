@@ -116,13 +116,23 @@ def write_transaction(key):
     that finds the database locked sleeps in steps of 1 ms or more; so all writers queue on
     one file lock instead, which wakes the next one the moment the lock is released.
     """
+    # Inside another write transaction no savepoint: an error rolls the outer one back anyway
+    # (and savepoints cost import-reports two round trips a row on PostgreSQL).
+    nested = getattr(_writing, "depth", 0)
     if isinstance(database.obj, PostgresqlDatabase):
+        if nested:
+            database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (lock_id(key),))
+            yield
+            return
         with exclusive(key):
-            yield
+            _writing.depth = 1
+            try:
+                yield
+            finally:
+                _writing.depth = 0
         return
-    if getattr(_writing, "depth", 0):  # the outer transaction holds the writers' lock
-        with database.atomic():
-            yield
+    if nested:  # the outer transaction holds the writers' lock
+        yield
         return
     with exclusive(WRITER_LOCK), database.atomic():
         _writing.depth = 1

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import NamedTuple
 
 from peewee import SqliteDatabase
+from psycopg2.extras import execute_batch
 
 from .db import database, exclusive, write_transaction
 from .models import Bank, Feedback, Outlet
@@ -145,15 +146,17 @@ class Tally:
     def write(self, customer_day_sql=None, source_day_sql=None, merchant_day_sql=None):
         """Insert the customer-days and sources and add the totals to the MerchantDay rows
         (in a transaction), or run the statements given on the same rows."""
-        # executemany on the driver's cursor: peewee's insert_many is far slower at millions of rows.
+        # The driver's own batching: peewee's insert_many is far slower at millions of rows, and
+        # psycopg2's executemany sends one statement per round trip (execute_batch: 100 per).
         cursor = database.cursor()
+        many = cursor.executemany if isinstance(database.obj, SqliteDatabase) else functools.partial(execute_batch, cursor)
         for sql, rows in ((customer_day_sql or _customer_day_sql(database.param),
                            [k + v for k, v in self.customer_days.items()]),
                           (source_day_sql or _source_day_sql(database.param), list(self.source_days)),
                           (merchant_day_sql or _merchant_day_sql(database.param),
                            [k + v for k, v in self.totals.items()])):
             for start in range(0, len(rows), 50_000):
-                cursor.executemany(sql, rows[start:start + 50_000])
+                many(sql, rows[start:start + 50_000])
 
 
 # Reports are stored without touching the counters: after every COUNT_EVERY-th report a
