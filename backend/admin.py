@@ -6,7 +6,8 @@ comes from the account, never from the URL.
 import csv
 import functools
 import io
-from datetime import timedelta
+import re
+from datetime import date, timedelta
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
@@ -59,6 +60,10 @@ class LoginForm(CsrfForm):
     password = PasswordField("Password", [InputRequired()])
 
 
+# Periods end by this day at the latest: days near the year 9999 overflow the date arithmetic.
+LAST_DAY = date(2999, 12, 31)
+
+
 class FilterForm(Form):
     """The leaderboard's filters, read from the query string (shareable URLs)."""
 
@@ -77,7 +82,8 @@ class FilterForm(Form):
         if ok and self.period.data == "custom":
             problem = ("Give both dates for a custom period." if not (start and end) else
                        "The end date must not be before the start date." if end < start else
-                       "Choose at most a year." if (end - start).days > 366 else None)
+                       "Choose at most a year." if (end - start).days > 366 else
+                       "Choose dates before the year 3000." if end > LAST_DAY else None)
             if problem:
                 self.end.errors.append(problem)
                 ok = False
@@ -120,9 +126,13 @@ def never_framed(response):
 
 
 def safe_next(target):
-    """Only a path on this site: never an open redirect."""
-    parts = urlsplit(target or "")
-    if parts.scheme or parts.netloc or not (target or "").startswith("/"):
+    """Only a path on this site: never an open redirect, nor a header split by control characters."""
+    target = target or ""
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # "//[", say
+        return url_for("admin.leaderboard")
+    if parts.scheme or parts.netloc or not target.startswith("/") or not target.isprintable():
         return url_for("admin.leaderboard")
     return target
 
@@ -236,7 +246,9 @@ def csv_response(filename, header, rows):
     writer.writerows([[f"'{v}" if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v for v in row] for row in rows])
     response = current_app.make_response(buffer.getvalue())
     response.mimetype = "text/csv"
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    # Merchant codes come from catalogues: only safe characters make the file's name.
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
+    response.headers["Content-Disposition"] = f'attachment; filename="{safe}"'
     return response
 
 
@@ -257,6 +269,8 @@ def visible_reports(merchant_id, filters):
 def merchant_or_404(merchant_id, scope):
     """The merchant, if this audience has ever seen a report about it (counted or not)."""
     count_before_reading()
+    if merchant_id > 2**63 - 1:  # beyond any database's integers
+        abort(404)
     merchant = Merchant.get_or_none(Merchant.id == merchant_id)
     seen = Feedback.select().where(Feedback.merchant == merchant_id, scope_condition(Feedback, scope)).exists()
     if merchant is None or not seen:

@@ -73,18 +73,33 @@ def request_params():
         return request.args
     params = MultiDict(request.args)
     if request.is_json:
-        body = request.get_json(silent=True)
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:  # nested thousands deep
+            body = None
         if not isinstance(body, dict):
             raise ApiError("invalid_value", "The request body must be a JSON object in UTF-8.")
         for key, value in body.items():
             if isinstance(value, (dict, list)):
                 raise ApiError("invalid_value", f"Invalid value for {key}: must be a string or a number.", [key])
+            if not _encodable(key) or (isinstance(value, str) and not _encodable(value)):
+                # "\ud800": JSON can spell a lone surrogate, which is no text at all.
+                raise ApiError("invalid_value", f"Invalid value for {key.encode('utf-8', 'replace').decode()}: "
+                               "is not valid UTF-8.", [key.encode("utf-8", "replace").decode()])
             if value is not None:
                 params.setlist(key, [value if isinstance(value, str) else str(value)])
     else:
         for key in request.form:
             params.setlist(key, request.form.getlist(key))
     return params
+
+
+def _encodable(text):
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def validated(form):
@@ -197,9 +212,13 @@ ACTIONS = {"user_feedback": user_feedback, "feedback": user_feedback, "feedback_
            "merchant_leaderboard": leaderboard}
 
 
-@bp.route("/api", methods=["GET", "POST"])
+@bp.route("/api", methods=["GET", "POST"], provide_automatic_options=False)
 def api():
-    """Dispatch on the action parameter."""
+    """Dispatch on the action parameter; only GET and POST act (Flask would answer HEAD too)."""
+    if request.method not in ("GET", "POST"):
+        response, status = error_response("method_not_allowed", "Use GET or POST.")
+        response.headers["Allow"] = "GET, POST"
+        return response, status
     try:
         params = request_params()
         action = (params.get("action") or "").strip()

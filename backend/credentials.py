@@ -91,7 +91,8 @@ def user_signature(widget_secret, user_id):
 
 def signature_matches(widget_secret, user_id, signature):
     """Constant-time check of a customer id's signature."""
-    return hmac.compare_digest(user_signature(widget_secret, user_id), signature.lower())
+    # compare_digest takes str only when ASCII: anything else cannot be a hex signature.
+    return signature.isascii() and hmac.compare_digest(user_signature(widget_secret, user_id), signature.lower())
 
 
 def add_api_key(client, now):

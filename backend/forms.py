@@ -235,6 +235,8 @@ class LeaderboardForm(CredentialsForm):
             raise ValidationError("from and to must be given together")
         if dates[0] and not timedelta(0) <= dates[1] - dates[0] <= timedelta(days=366):
             raise ValidationError("must not be before from, nor more than a year after it")
+        if dates[1] and dates[1].year > 2999:  # date arithmetic overflows near the year 9999
+            raise ValidationError("must be a date before the year 3000")
         self.dates = dates
 
     dates = (None, None)

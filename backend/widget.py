@@ -80,7 +80,11 @@ def serializer():
 
 
 def origin_of(url):
-    parts = urlsplit(url or "")
+    """scheme://host[:port] of a URL, or None (also for one that cannot be parsed, such as "http://[")."""
+    try:
+        parts = urlsplit(url or "")
+    except ValueError:
+        return None
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
 
 

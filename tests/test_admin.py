@@ -194,3 +194,28 @@ def test_merchant_page_lists_expired_claims_that_do_not_count(client, admins, ca
     html = client.get(f"/admin/merchants/{merchant_id('M1')}").get_data(as_text=True)
     assert "Of these, 2 said the offer had expired when it in fact had" in html
     assert "Cafe Aroma" not in client.get("/admin/leaderboard").get_data(as_text=True).split("Low volume")[0]
+
+
+@pytest.mark.parametrize("target", ["//[", "/%0D%0AX:1", "/admin/%00"])
+def test_login_with_a_malformed_next_goes_to_the_leaderboard(client, admins, target):
+    answer = log_in(client, "ops@platform.example", next_url=target)
+    assert answer.status_code == 302 and answer.headers["Location"].endswith("/admin/leaderboard")
+
+
+def test_out_of_range_ids_and_dates_are_answers_not_500s(client, admins, reports):
+    log_in(client, "ops@platform.example")
+    assert client.get("/admin/merchants/9223372036854775808").status_code == 404
+    assert client.get("/admin/merchants/9223372036854775808/reports.csv").status_code == 404
+    far = client.get("/admin/leaderboard?period=custom&start=9999-12-31&end=9999-12-31")
+    assert far.status_code == 400 and "before the year 3000" in far.get_data(as_text=True)
+
+
+def test_csv_file_names_are_made_of_safe_characters(client, admins, catalog):
+    from backend.models import Merchant
+
+    evil = 'EVIL.html"; x="'
+    Merchant.update(code=evil).where(Merchant.code == "M1").execute()
+    make_report(user="x@bank1.example", when=utcnow())
+    log_in(client, "ops@platform.example")
+    answer = client.get(f"/admin/merchants/{merchant_id(evil)}/reports.csv")
+    assert answer.headers["Content-Disposition"].startswith('attachment; filename="EVIL.html___x__-reports-')

@@ -339,3 +339,22 @@ def test_the_database_connection_is_opened_again_after_it_was_lost(client, repor
     second = call(client, {**report_params, "user_id": "second@example.com"})
     assert second.status_code == 200, second.get_json()
     assert Feedback.select().where(Feedback.user_id == "second@example.com").count() == 1
+
+
+# Hardening (issue 10): answers that were 500s, or acted when they should not.
+
+def test_lone_surrogates_and_deep_nesting_in_json_are_invalid_values(client, report_params):
+    for body in ('{"action": "user_feedback", "clientkey": "x\\ud800"}', '{"user_id": "\\udfff", "action": "feedback"}',
+                 "[" * 4000 + "]" * 4000, '{"\\ud800": "x"}'):
+        answer = client.post("/api", data=body, content_type="application/json")
+        assert answer.status_code == 400 and answer.get_json()["error"] == "invalid_value", body[:30]
+
+
+def test_only_get_and_post_act(client, report_params):
+    from backend.models import Feedback
+
+    head = client.head("/api", query_string=report_params)
+    assert (head.status_code, head.headers["Allow"]) == (405, "GET, POST")
+    options = client.options("/api")
+    assert options.status_code == 405 and options.get_json()["error"] == "method_not_allowed"
+    assert not Feedback.select().exists()

@@ -269,3 +269,11 @@ def test_the_confirm_view_says_when_the_offer_is_not_active_and_still_sends(clie
     assert Feedback.get().offer_status == "expired"
     active = post(client, "confirm", token_of(open_frame(client, widget)), location_status="denied")
     assert "You can still send" not in active.get_data(as_text=True)
+
+
+def test_a_malformed_referer_or_a_non_ascii_signature_is_a_problem_not_a_500(client, widget):
+    assert open_frame(client, widget, referer="http://[").status_code == 200  # no origin to check: as without one
+    signed = open_frame(client, widget, device=None, uid="asha@example.com", sig="é" * 64)
+    assert signed.status_code == 403 and "customer signature" in signed.get_data(as_text=True)
+    control = open_frame(client, widget, device="dev\x00\x1b")
+    assert control.status_code == 400 and not Feedback.select().exists()
