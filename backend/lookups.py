@@ -6,11 +6,13 @@ from .models import Bank, FeedbackType, Offer, Outlet
 
 
 class TTLCache:
-    """Remembers found values (never misses) for a number of seconds."""
+    """Remembers found values (never misses) for a number of seconds, at most max_items of
+    them (the oldest goes first): keys can come from anyone, one spelling at a time."""
 
-    def __init__(self, seconds, clock=time.monotonic):
+    def __init__(self, seconds, clock=time.monotonic, max_items=10_000):
         self.seconds = seconds
         self.clock = clock
+        self.max_items = max_items
         self._items = {}
 
     def get(self, key, load, fresh=False):
@@ -21,6 +23,9 @@ class TTLCache:
             return hit[1]
         value = load()
         if value is not None and self.seconds > 0:
+            self._items.pop(key, None)
+            if len(self._items) >= self.max_items:
+                del self._items[next(iter(self._items))]
             self._items[key] = (now + self.seconds, value)
         return value
 
@@ -50,6 +55,8 @@ class Lookups:
 
     def feedback_type(self, ref):
         """A type by numeric id or by slug; retired types are not found."""
-        by_id = ref.isdecimal() and len(ref) < 10  # longer numbers overflow an SQL integer
+        # ASCII digits as written in the catalogue ("1", not "01" or a full-width "１"); longer
+        # numbers overflow an SQL integer.
+        by_id = ref.isascii() and ref.isdigit() and len(ref) < 10 and ref == str(int(ref))
         where = FeedbackType.id == int(ref) if by_id else FeedbackType.slug == ref
         return self._catalog.get(("type", ref), lambda: FeedbackType.get_or_none(where, FeedbackType.active == True))  # noqa: E712

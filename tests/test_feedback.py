@@ -48,3 +48,19 @@ def test_ttl_cache_keeps_hits_for_its_lifetime_and_never_misses():
     clock[0] = 5.1
     assert cache.get("k", lambda: "v5") == "v5"
     assert len(loads) == 2
+
+
+def test_ttl_cache_holds_a_bounded_number_of_items():
+    cache = TTLCache(60, max_items=3)
+    for n in range(5):
+        cache.get(n, lambda n=n: f"v{n}")
+    assert cache.get(0, lambda: "reloaded") == "reloaded"  # the oldest went
+    assert cache.get(4, lambda: "reloaded") == "v4" and len(cache._items) == 3
+
+
+def test_feedback_types_are_named_by_their_catalogue_spelling(catalog):
+    from backend.lookups import Lookups
+
+    lookups = Lookups(60, 0)
+    assert lookups.feedback_type("1").id == 1 and lookups.feedback_type("merchant_declined").id == 1
+    assert [lookups.feedback_type(ref) for ref in ("01", "１", "1.0", " 1")] == [None] * 4
