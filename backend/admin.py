@@ -206,7 +206,7 @@ def leaderboard():
     """The merchants where the bank or network must step in, ranked."""
     form, filters = filters_from_request()
     today = utcnow().date()
-    board = merchant_leaderboard(filters, today) if filters else None
+    board = merchant_leaderboard(filters, today, outlets=outlets_of(filters)) if filters else None
     context = {"form": form, "filters": filters, "board": board, "types": _type_names(), "min_customers": MIN_CUSTOMERS,
                "sparkline": sparkline_points, "query": request.query_string.decode()}
     template = "admin/_leaderboard.html" if wants_fragment() else "admin/leaderboard.html"
@@ -220,7 +220,7 @@ def leaderboard_csv():
     form, filters = filters_from_request()
     if filters is None:
         abort(400)
-    board = merchant_leaderboard(filters, utcnow().date(), limit=1000)
+    board = merchant_leaderboard(filters, utcnow().date(), limit=1000, outlets=outlets_of(filters))
     types = _type_names()
     header = ["rank", "merchant_code", "merchant_name", "score", "outlets", "score_per_outlet", "reports",
               "distinct_customers", "anonymous_customers", "verified_customer_days", "unverified_customer_days",
@@ -232,6 +232,11 @@ def leaderboard_csv():
              "" if r.change is None else f"{r.change:.3f}", r.flag, "; ".join(r.flag_reasons)]
             + [r.by_type.get(type_id, 0) for type_id in types] for r in board.ranked + board.low_volume]
     return csv_response(f"leaderboard-{filters.start}-{filters.end}.csv", header, rows)
+
+
+def outlets_of(filters):
+    """The merchants' outlet counts for the city filtered on, from the worker's catalogue cache."""
+    return current_app.extensions["lookups"].outlet_counts(filters.city)
 
 
 def _type_names():

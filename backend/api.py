@@ -189,7 +189,8 @@ def leaderboard(params):
     start, end = form.dates if form.dates[0] else (today - timedelta(days=int(form.period.data or 30) - 1), today)
     scope = f"bank:{credentials.bank_id}" if credentials.bank_id else f"network:{credentials.network_id}"
     filters = Filters(scope, start, end, feedback_type, verified_only=form.wants_verified_only())
-    board = merchant_leaderboard(filters, today, limit=int(form.limit.data or 25))
+    board = merchant_leaderboard(filters, today, limit=int(form.limit.data or 25),
+                                 outlets=current_app.extensions["lookups"].outlet_counts(filters.city))
     merchants = [
         {"rank": row.rank, "merchant_code": row.code, "merchant_name": row.name, "score": round(row.score, 2),
          "outlets": row.outlets, "score_per_outlet": round(row.score_per_outlet, 2),

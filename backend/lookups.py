@@ -3,6 +3,7 @@ import time
 
 from .credentials import load_credentials
 from .models import Bank, FeedbackType, Offer, Outlet
+from .ranking import outlet_counts
 
 
 class TTLCache:
@@ -52,6 +53,10 @@ class Lookups:
 
     def outlet(self, code):
         return self._catalog.get(("outlet", code), lambda: Outlet.get_or_none(Outlet.code == code))
+
+    def outlet_counts(self, city=""):
+        """{merchant: its outlets (in city, if given)}, for ranking by score per outlet."""
+        return self._catalog.get(("outlet_counts", city), lambda: outlet_counts(city))
 
     def feedback_type(self, ref):
         """A type by numeric id or by slug; retired types are not found."""

@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from peewee import Case, fn
+from peewee import Case, Select, fn
 
 from .models import Bank, CustomerDay, Feedback, FeedbackType, Merchant, MerchantDay, Outlet
 from .rollups import count_before_reading
@@ -27,8 +27,8 @@ BASELINE_MIN_WEEKS = 4
 # verified at the outlet: at least this many customer-days, and this share of the verified ones.
 EXPIRED_CLAIMS_MIN = 5
 EXPIRED_CLAIMS_SHARE = 0.4
-# needs_training: a level per outlet over the last 4 weeks at least this many times the
-# median merchant's in the same audience, with customer-days in at least 3 of those weeks.
+# needs_training: a level per outlet in the period at least this many times the median
+# merchant's in the same audience, with customer-days in at least 3 of the last 4 weeks.
 TRAINING_WEEKS = 4
 TRAINING_FACTOR = 3
 TRAINING_MIN_WEEKS = 3
@@ -53,8 +53,8 @@ class MerchantRow:
     reports: int
     customer_days: int
     score: float
-    expired_claims: int
-    verified_reports: int
+    expired_claims: int = 0
+    verified_reports: int = 0
     verified_customer_days: int = 0
     unverified_customer_days: int = 0
     away_customer_days: int = 0
@@ -83,15 +83,15 @@ class Leaderboard:
     low_volume_count: int
 
 
-COUNTER_NAMES = ("reports", "customer_days", "score", "verified_reports", "expired_claims", "verified_customer_days",
-                 "unverified_customer_days", "away_customer_days", "discounted_customer_days")
+RANKING_COUNTERS = ("reports", "customer_days", "score")  # summed for every merchant
+DETAIL_COUNTERS = ("verified_reports", "expired_claims", "verified_customer_days", "unverified_customer_days",
+                   "away_customer_days", "discounted_customer_days")  # only for the rows shown
 
 
-def _counter_columns(verified_only):
-    """The sums of COUNTER_NAMES; reports, customer-days and score of verified ones only, if asked."""
+def _sums(names, verified_only):
+    """SUM columns of the counters named; reports, customer-days and score of verified ones only, if asked."""
     prefix = "verified_" if verified_only else ""
-    return [fn.SUM(getattr(MerchantDay, (prefix if name in ("reports", "customer_days", "score") else "") + name))
-            for name in COUNTER_NAMES]
+    return [fn.SUM(getattr(MerchantDay, (prefix if name in RANKING_COUNTERS else "") + name)) for name in names]
 
 
 def _rollup(filters, start, end, feedback_type=None):
@@ -115,22 +115,19 @@ def scope_condition(model, scope):
     return True
 
 
-def merchant_leaderboard(filters, today, limit=25, min_customers=MIN_CUSTOMERS):
+def merchant_leaderboard(filters, today, limit=25, min_customers=MIN_CUSTOMERS, outlets=None):
     """Rank merchants by score per outlet for an audience and filters (a chain's many
     outlets draw more reports than one shop, and staff are trained outlet by outlet);
-    low-volume ones listed apart."""
+    low-volume ones listed apart. outlets: {merchant: outlets in the city filtered on}, if
+    the caller keeps them (Lookups.outlet_counts)."""
     count_before_reading()
-    outlets = outlet_counts(filters.city)
+    outlets = outlet_counts(filters.city) if outlets is None else outlets
     totals = (_rollup(filters, filters.start, filters.end)
-              .select(MerchantDay.merchant, *_counter_columns(filters.verified_only))
+              .select(MerchantDay.merchant, *_sums(RANKING_COUNTERS, filters.verified_only))
               .group_by(MerchantDay.merchant).tuples())
-    rows = []
-    for merchant_id, *sums in totals:
-        values = dict(zip(COUNTER_NAMES, (value or 0 for value in sums)))
-        if values["reports"] or values["discounted_customer_days"]:
-            rows.append(MerchantRow(merchant_id, "", "", **{k: float(v) if k == "score" else int(v) for k, v in values.items()},
-                                    outlets=outlets.get(merchant_id, 1),
-                                    verified_share=values["verified_reports"] / max(values["reports"], 1)))
+    rows = [MerchantRow(merchant_id, "", "", int(reports), int(customer_days or 0), float(score or 0),
+                        outlets=outlets.get(merchant_id, 1))
+            for merchant_id, reports, customer_days, score in totals if reports]
     # Distinct customers never exceed customer-days: below the bar on those, certainly low volume.
     candidates = sorted((r for r in rows if r.customer_days >= min_customers),
                         key=lambda r: (-r.score_per_outlet, -r.score, -r.reports, r.merchant_id))
@@ -148,7 +145,7 @@ def merchant_leaderboard(filters, today, limit=25, min_customers=MIN_CUSTOMERS):
         row.rank = rank
     low.sort(key=lambda r: (-r.reports, r.merchant_id))
     shown = ranked + low[:10]
-    _fill_details(filters, shown, today)
+    _fill_details(filters, shown, today, median_level(filters, rows))
     return Leaderboard(ranked, low[:10], len(low))
 
 
@@ -160,17 +157,21 @@ def outlet_counts(city=""):
 
 def _distinct_customers(filters, merchant_ids):
     """{merchant: (bank-vouched customers, anonymous devices)}, neither discounted, in the period."""
-    customer = CustomerDay.user_id.concat(":").concat(CustomerDay.bank)  # a customer is (bank, user_id)
-    query = (CustomerDay.select(CustomerDay.merchant,
-                                fn.COUNT(fn.DISTINCT(Case(None, [(CustomerDay.anonymous == False, customer)], None))),  # noqa: E712
-                                fn.COUNT(fn.DISTINCT(Case(None, [(CustomerDay.anonymous == True, customer)], None))))  # noqa: E712
-             .where(CustomerDay.merchant.in_(merchant_ids), CustomerDay.day.between(filters.start, filters.end),
-                    CustomerDay.discounted == False, scope_condition(CustomerDay, filters.scope))  # noqa: E712
-             .group_by(CustomerDay.merchant).tuples())
-    return {merchant_id: (vouched, anonymous) for merchant_id, vouched, anonymous in query}
+    def distinct(anonymous):
+        return fn.COUNT(fn.DISTINCT(Case(None, [(CustomerDay.anonymous == anonymous, CustomerDay.user_id)], None)))
+
+    # A customer is (bank, user_id): distinct user ids per bank, summed over the banks.
+    per_bank = (CustomerDay.select(CustomerDay.merchant, distinct(False).alias("vouched"),
+                                   distinct(True).alias("anonymous"))
+                .where(CustomerDay.merchant.in_(merchant_ids), CustomerDay.day.between(filters.start, filters.end),
+                       CustomerDay.discounted == False, scope_condition(CustomerDay, filters.scope))  # noqa: E712
+                .group_by(CustomerDay.merchant, CustomerDay.bank))
+    query = (Select([per_bank], [per_bank.c.merchant_id, fn.SUM(per_bank.c.vouched), fn.SUM(per_bank.c.anonymous)])
+             .group_by(per_bank.c.merchant_id).bind(CustomerDay._meta.database))
+    return {merchant_id: (int(vouched), int(anonymous)) for merchant_id, vouched, anonymous in query.tuples()}
 
 
-def _fill_details(filters, rows, today):
+def _fill_details(filters, rows, today, median):
     """Names, type breakdown, outlets affected, weekly trend, change and flag for the rows shown."""
     if not rows:
         return
@@ -180,6 +181,16 @@ def _fill_details(filters, rows, today):
         by_id[merchant.id].code, by_id[merchant.id].name = merchant.code, merchant.name
     counter = MerchantDay.verified_reports if filters.verified_only else MerchantDay.reports
     score = MerchantDay.verified_score if filters.verified_only else MerchantDay.score
+    details = (MerchantDay.select(MerchantDay.merchant, *_sums(DETAIL_COUNTERS, False))
+               .where(MerchantDay.scope == filters.scope, MerchantDay.feedback_type == filters.feedback_type,
+                      MerchantDay.city == filters.city, MerchantDay.day.in_(_days(filters.start, filters.end)),
+                      MerchantDay.merchant.in_(ids))
+               .group_by(MerchantDay.merchant).tuples())
+    for merchant_id, *sums in details:
+        row = by_id[merchant_id]
+        for name, value in zip(DETAIL_COUNTERS, sums):
+            setattr(row, name, int(value or 0))
+        row.verified_share = row.verified_reports / max(row.reports, 1)
     type_ids = [filters.feedback_type] if filters.feedback_type else [t for (t,) in FeedbackType.select(FeedbackType.id).tuples()]
     types = (MerchantDay.select(MerchantDay.merchant, MerchantDay.feedback_type, fn.SUM(counter))
              .where(MerchantDay.scope == filters.scope, MerchantDay.feedback_type.in_(type_ids),
@@ -195,10 +206,10 @@ def _fill_details(filters, rows, today):
                .group_by(Feedback.merchant).tuples())
     for merchant_id, count in outlets:
         by_id[merchant_id].outlets_affected = count
-    _fill_trends(filters, rows, ids, today, score)
+    _fill_trends(filters, rows, ids, today, score, median)
 
 
-def _fill_trends(filters, rows, ids, today, score):
+def _fill_trends(filters, rows, ids, today, score, median):
     """Each row's weekly trend of weighted customer-days, its change against the period
     before, and its flag with the reasons."""
     length = (filters.end - filters.start).days + 1
@@ -222,29 +233,31 @@ def _fill_trends(filters, rows, ids, today, score):
             weeks[merchant_id][index] += value
         if previous_start <= day < filters.start:
             previous[merchant_id] += value
-    median = median_level(filters, today, score, outlet_counts(filters.city))
     for row in rows:
         row.trend = [round(value, 2) for value in weeks[row.merchant_id]]
         before = previous[row.merchant_id]
         row.change = (row.score - before) / before if before else None
-        row.flag, row.flag_reasons = merchant_flag(row, median) if row.rank else ("low_volume", [])
+        row.flag, row.flag_reasons = merchant_flag(filters, row, median) if row.rank else ("low_volume", [])
 
 
-def median_level(filters, today, score, outlets):
-    """The median merchant's weighted customer-days a week per outlet over the last
-    TRAINING_WEEKS weeks, among the audience's merchants with any (0 when there are none)."""
-    start = today - timedelta(days=7 * TRAINING_WEEKS - 1)
-    sums = (_rollup(filters, start, today).select(MerchantDay.merchant, fn.SUM(score))
-            .group_by(MerchantDay.merchant).tuples())
-    levels = [value / TRAINING_WEEKS / outlets.get(merchant_id, 1) for merchant_id, value in sums if value]
+def median_level(filters, rows):
+    """The median merchant's weighted customer-days a week per outlet in the period, among
+    the audience's merchants with any (0 when there are none)."""
+    levels = [level(filters, row) for row in rows if row.score > 0]
     return statistics.median(levels) if levels else 0.0
+
+
+def level(filters, row):
+    """A merchant's weighted customer-days a week per outlet in the period."""
+    weeks = ((filters.end - filters.start).days + 1) / 7
+    return row.score_per_outlet / weeks
 
 
 def _days(first, last):
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
-def merchant_flag(row, median):
+def merchant_flag(filters, row, median):
     """(flag, reasons): fraud_watch on a burst against the merchant's own baseline or on
     verified "expired" claims about active offers; needs_training on a steady level per
     outlet well above the median merchant's; else no flag ("")."""
@@ -261,12 +274,11 @@ def merchant_flag(row, median):
                        f"({row.expired_claims / verified:.0%} of verified customer-days)")
     if reasons:
         return "fraud_watch", reasons
-    recent = row.trend[-TRAINING_WEEKS:]
-    level = sum(recent) / TRAINING_WEEKS / row.outlets
-    steady = sum(1 for week in recent if week > 0) >= TRAINING_MIN_WEEKS
-    if steady and level >= TRAINING_MIN_LEVEL and level >= TRAINING_FACTOR * median:
-        ratio = f", {level / median:.1f} x the median merchant's ({median:.1f})" if median else ""
+    steady = sum(1 for week in row.trend[-TRAINING_WEEKS:] if week > 0) >= TRAINING_MIN_WEEKS
+    weekly = level(filters, row)
+    if steady and weekly >= TRAINING_MIN_LEVEL and weekly >= TRAINING_FACTOR * median:
+        ratio = f", {weekly / median:.1f} x the median merchant's ({median:.1f})" if median else ""
         where = "at its outlet" if row.outlets == 1 else f"per outlet ({row.outlets} outlets)"
-        return "needs_training", [f"{level:.1f} weighted customer-days a week {where} over the last {TRAINING_WEEKS} "
-                                  "weeks" + ratio + f"; {row.distinct_customers} bank-vouched customers"]
+        return "needs_training", [f"{weekly:.1f} weighted customer-days a week {where} in the period" + ratio
+                                  + f"; {row.distinct_customers} bank-vouched customers"]
     return "", []

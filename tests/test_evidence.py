@@ -251,7 +251,7 @@ def test_a_steady_elevated_level_needs_training(shops):
     assert {code: row.flag for code, row in rows.items()} == {
         "S1": "needs_training", "S2": "", "S3": "", "S4": "", "S5": ""}
     assert rows["S1"].flag_reasons == [  # every customer is brand-new here, at half weight
-        "4.0 weighted customer-days a week at its outlet over the last 4 weeks, 8.0 x the median merchant's (0.5); "
+        "3.7 weighted customer-days a week at its outlet in the period, 6.4 x the median merchant's (0.6); "
         "32 bank-vouched customers"]
 
 
