@@ -8,7 +8,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from .credentials import credentials_match
-from .feedback import ReportRejected, Rules, keyed_hash, network_of, submit_report
+from .feedback import ReportRejected, Rules, device_hash, ip_hash, submit_report
 from .forms import LeaderboardForm, UserFeedbackForm, bound_form, form_problems, reported_at_problem
 from .models import FeedbackType, utcnow
 from .ranking import Filters, merchant_leaderboard
@@ -151,8 +151,8 @@ def user_feedback(params):
             feedback_type=form.feedback_type.data, user_id=form.user_id.data, now=form.reported_at.data or now,
             received_at=now, latitude=form.user_latitude.data, longitude=form.user_longitude.data,
             accuracy_m=form.user_accuracy.data, comment=form.comment.data or "", channel="api",
-            ip_hash=keyed_hash(secret, network_of(form.client_ip.data)) if form.client_ip.data else None,
-            device_hash=keyed_hash(secret, "device:" + form.device_id.data) if form.device_id.data else None,
+            ip_hash=ip_hash(secret, form.client_ip.data),
+            device_hash=device_hash(secret, form.device_id.data),
         )
     except ReportRejected as exc:
         raise ApiError(exc.code, exc.message, exc.fields) from None

@@ -110,7 +110,7 @@ _writing = threading.local()  # depth of this thread's write transactions
 @contextmanager
 def write_transaction(key):
     """A transaction that runs alone among writers using the same key; inside another
-    write transaction (a batch of them, say), a savepoint within it.
+    write transaction (a batch of them, say), part of that one.
 
     PostgreSQL locks the key only. SQLite allows one writer at a time anyway, and a writer
     that finds the database locked sleeps in steps of 1 ms or more; so all writers queue on

@@ -83,6 +83,16 @@ def keyed_hash(secret, value):
     return hmac.new(secret.encode(), value.encode(), hashlib.sha256).hexdigest()[:32]
 
 
+def ip_hash(secret, address):
+    """The keyed hash a customer's IP address is kept as (by its subscriber network), or None."""
+    return keyed_hash(secret, network_of(address)) if address else None
+
+
+def device_hash(secret, device_id):
+    """The keyed hash a device id sent by a bank's server is kept as, or None."""
+    return keyed_hash(secret, "device:" + device_id) if device_id else None
+
+
 def network_of(address):
     """What one subscriber holds of an IP address: the IPv4 address (also when written as
     IPv6-mapped), or the IPv6 /64 (a phone gets a whole /64; within it, addresses are free)."""

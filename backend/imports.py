@@ -12,7 +12,7 @@ from pathlib import Path
 from werkzeug.datastructures import MultiDict
 
 from .db import write_transaction
-from .feedback import ReportRejected, keyed_hash, network_of, resolve_report, submit_report
+from .feedback import ReportRejected, device_hash, ip_hash, resolve_report, submit_report
 from .forms import ImportRowForm, bound_form, form_problems, reported_at_problem
 
 COLUMNS = ("reported_at", "your_bank_code", "user_id", "offer_code", "outlet_code", "feedback_type", "user_latitude",
@@ -183,8 +183,8 @@ def _store_row(summary, line, values, *, lookups, reporter, rules, secret, now):
             outlet_code=form.outlet_code.data, feedback_type=form.feedback_type.data, user_id=form.user_id.data,
             now=form.reported_at.data, received_at=now, latitude=form.user_latitude.data,
             longitude=form.user_longitude.data, accuracy_m=form.user_accuracy.data, comment=form.comment.data or "",
-            channel="import", ip_hash=keyed_hash(secret, network_of(form.client_ip.data)) if form.client_ip.data else None,
-            device_hash=keyed_hash(secret, "device:" + form.device_id.data) if form.device_id.data else None,
+            channel="import", ip_hash=ip_hash(secret, form.client_ip.data),
+            device_hash=device_hash(secret, form.device_id.data),
         )
     except ReportRejected as exc:
         summary.add_error(line, exc.fields, exc.message)

@@ -16,7 +16,7 @@ from wtforms import Form, StringField, ValidationError
 
 from .config import PROJECT_DIR
 from .credentials import signature_matches
-from .feedback import Reporter, ReportRejected, Rules, keyed_hash, network_of, resolve_report, submit_report
+from .feedback import Reporter, ReportRejected, Rules, ip_hash, resolve_report, submit_report
 from .forms import NumberField, between, plain_text, strip
 from .i18n import TEXT, language, type_label
 from .models import Client, Feedback, FeedbackType, utcnow
@@ -294,8 +294,8 @@ def report():
     feedback_type = chosen_type(form)
     config = current_app.config
     now = utcnow()
-    ip_hash = keyed_hash(config["SECRET_KEY"], network_of(request.remote_addr or ""))
-    by_device, by_ip = recent_reports(state["u"], ip_hash, now - timedelta(hours=1))
+    address = ip_hash(config["SECRET_KEY"], request.remote_addr or "unknown")
+    by_device, by_ip = recent_reports(state["u"], address, now - timedelta(hours=1))
     if by_device >= config["WIDGET_REPORTS_PER_DEVICE_HOUR"] or by_ip >= config["WIDGET_REPORTS_PER_IP_HOUR"]:
         raise Problem("rate_limited", 429)
     try:
@@ -305,7 +305,7 @@ def report():
             feedback_type=str(feedback_type.id), user_id=state["u"], now=now, latitude=form.user_latitude.data,
             longitude=form.user_longitude.data, accuracy_m=form.user_accuracy.data, comment=form.comment.data or "",
             # "s": the customer id was signed by the bank (forms from before it existed: by the id's form).
-            channel="widget", anonymous=not state.get("s", not state["u"].startswith("device:")), ip_hash=ip_hash,
+            channel="widget", anonymous=not state.get("s", not state["u"].startswith("device:")), ip_hash=address,
         )
     except ReportRejected as exc:
         raise rejected_problem(exc) from None
