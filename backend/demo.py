@@ -140,8 +140,11 @@ def demo_example(credentials, base_url, today):
     outlet = Outlet.select().where(Outlet.merchant == offer.merchant_id).order_by(Outlet.code).first()
     query = (
         f"action=user_feedback&clientkey={credentials['clientkey']}&clientpass={credentials['clientpass']}"
-        f"&apikey={credentials['apikey']}&user_id=demo@harbour.example&user_latitude={outlet.latitude:.6f}"
-        f"&user_longitude={outlet.longitude:.6f}&feedback_type=1&comment=Cashier+refused+the+offer"
+        # Standing at the till, as a phone reports it: about 11 m from the outlet's recorded
+        # point, 15 m accuracy (the exact point itself would look spoofed, docs/ranking.md).
+        f"&apikey={credentials['apikey']}&user_id=demo@{bank.code.lower()}.example"
+        f"&user_latitude={outlet.latitude + 0.0001:.6f}&user_longitude={outlet.longitude:.6f}&user_accuracy=15"
+        f"&feedback_type=1&comment=Cashier+refused+the+offer"
         f"&offer_code={offer.code}&your_bank_code={bank.code}&outlet_code={outlet.code}"
     )
     return f"curl -s '{base_url}/api?{query}'"

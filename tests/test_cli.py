@@ -181,3 +181,17 @@ def test_import_reports_lists_unreadable_rows_instead_of_storing_part_of_them(ru
     result = run("import-reports", str(lines), "--client", bank1_key, "--json")
     assert result.exit_code == 1 and json.loads(result.stdout)["errors"][0]["message"] == "unknown field(s): Comment"
     assert sorted(r.user_id for r in Feedback.select()) == ["a", "d"]
+
+
+def test_the_curl_command_make_run_prints_records_a_report_that_counts(app, client):
+    from urllib.parse import urlsplit
+
+    from backend.demo import demo_example, seed_demo
+
+    issued = seed_demo(utcnow(), 150, reports=50)
+    credentials = {"clientkey": issued.client.clientkey, "clientpass": issued.clientpass, "apikey": issued.apikey}
+    command = demo_example(credentials, "http://127.0.0.1:8000", utcnow().date())
+    answer = client.get("/api?" + urlsplit(command.split("'")[1]).query).get_json()
+    assert (answer["status"], answer["location"]["verdict"]) == ("success", "at_outlet")
+    report = Feedback.get(Feedback.public_id == answer["feedback_id"])
+    assert report.suspicion == ""  # a position a phone would send, not the outlet's exact point
