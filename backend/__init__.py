@@ -4,6 +4,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import admin, api, db, rollups, widget
 from .config import settings
+from .limits import SizedBodies
 from .lookups import Lookups
 
 
@@ -18,6 +19,7 @@ def create_app(test_config=None):
     if app.config["PROXIES"]:
         # The widget's per-IP limit needs the customer's address, not the proxy's.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXIES"], x_proto=app.config["PROXIES"])
+    app.wsgi_app = SizedBodies(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
     app.session_interface = admin.AdminSessions()
     db.init_app(app)
     app.extensions["lookups"] = Lookups(app.config["CATALOG_CACHE_SECONDS"], app.config["CREDENTIAL_CACHE_SECONDS"])

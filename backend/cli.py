@@ -9,7 +9,7 @@ import click
 from . import create_app
 from .accounts import create_admin
 from .catalog import CatalogError, count_records, import_catalog, read_catalog
-from .config import data_dir
+from .config import SettingsError, data_dir, private_file, private_folder
 from .credentials import add_api_key, create_client, normalized_origin, revoke_api_key, set_widget_origins
 from .db import database
 from .feedback import Reporter, Rules
@@ -25,7 +25,10 @@ def demo_credentials_path():
 
 def ready_app(overrides=None):
     """The configured app with its database connected and its tables in place."""
-    app = create_app(overrides)
+    try:
+        app = create_app(overrides)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
     database.connect(reuse_if_open=True)
     create_tables()
     return app
@@ -213,10 +216,8 @@ def _seed_demo(app):
         create_admin(email, password, scope, utcnow())
         credentials[f"admin {scope}"] = f"{email} / {password}"
     # Kept so that every `make run` can print them; this is demo data on a laptop only.
-    saved = demo_credentials_path()
-    saved.parent.mkdir(parents=True, exist_ok=True)
-    saved.touch(mode=0o600)
-    saved.write_text(json.dumps(credentials))
+    private_folder(demo_credentials_path().parent)
+    private_file(demo_credentials_path()).write_text(json.dumps(credentials))
     return credentials
 
 

@@ -11,16 +11,49 @@ def data_dir():
     return Path(os.environ.get("OFFERS_FEEDBACK_DATA", PROJECT_DIR / "data"))
 
 
+# Signs the widget's form tokens and the admin's session cookie: a short key is guessable.
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class SettingsError(Exception):
+    """A setting the app must not start with; the message says what to do."""
+
+
+def private_folder(path):
+    """Make path a folder only its owner can enter (0700), creating it if needed."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
+def private_file(path):
+    """Make path a file only its owner can read (0600), creating it empty if needed.
+
+    The data files hold widget secrets, password hashes and customers' reports; SQLite
+    gives its WAL and shared-memory files the database file's mode.
+    """
+    path = Path(path)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    path.chmod(0o600)
+    return path
+
+
 def secret_key():
-    """SECRET_KEY from the environment, else one made once and kept in the data folder."""
+    """SECRET_KEY from the environment, else one made once and kept in the data folder;
+    SettingsError when it is shorter than MIN_SECRET_KEY_LENGTH."""
     if os.environ.get("SECRET_KEY"):
-        return os.environ["SECRET_KEY"]
-    path = data_dir() / "secret_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(48))
-    return path.read_text().strip()
+        key, source = os.environ["SECRET_KEY"], "SECRET_KEY"
+    else:
+        path = private_folder(data_dir()) / "secret_key"
+        if not path.exists():
+            private_file(path).write_text(secrets.token_urlsafe(48))
+        key, source = path.read_text().strip(), str(path)
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        fix = "set it to" if source == "SECRET_KEY" else "delete the file to have one made, or write"
+        raise SettingsError(f"{source} holds a secret key of {len(key)} characters: {fix} at least "
+                            f"{MIN_SECRET_KEY_LENGTH} random characters.")
+    return key
 
 
 def settings():

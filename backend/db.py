@@ -12,6 +12,8 @@ import click
 from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase
 from playhouse import db_url
 
+from .config import private_file, private_folder
+
 database = DatabaseProxy()
 
 
@@ -27,7 +29,9 @@ def open_database(url, wal_autocheckpoint=1000):
     """
     if sqlite_path(url):
         path = Path(sqlite_path(url))
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.exists():
+            private_folder(path.parent)
+        private_file(path)
         # IMMEDIATE transactions take the write lock up front, so a read-then-write
         # (the duplicate check) cannot interleave with another worker's write.
         return SqliteDatabase(

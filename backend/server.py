@@ -1,5 +1,6 @@
 """Serving under gunicorn (the production WSGI server), with secrets kept out of the access log."""
 import gc
+import json
 import os
 import re
 import select
@@ -7,22 +8,40 @@ import socket
 import sqlite3
 import threading
 import time
+from http import HTTPStatus
+from ssl import SSLError
+from urllib.parse import unquote_plus
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
+from gunicorn.http import errors as http_errors
 from gunicorn.http.body import LengthReader
+from gunicorn.http.wsgi import Response, default_environ
 from gunicorn.workers.sync import SyncWorker
 
 from .db import WRITER_LOCK, exclusive, sqlite_path
 
-# Secrets arrive in query strings (the published API is a GET URL), so the log must not
-# keep them. Matches the parameter wherever it stands in the query.
-SECRET_PARAMS = re.compile(r"(?i)((?:^|[?&])(?:clientpass|apikey)=)[^&\s]*")
+# Secrets (clientpass, apikey) and customers' data (ids, positions, comments) arrive in
+# query strings, the published API being a GET URL: the log keeps the values of these
+# parameters only, judged by their decoded name (`%63lientpass` is clientpass).
+LOGGED_PARAMS = frozenset({"action", "clientkey", "your_bank_code", "offer_code", "outlet_code", "feedback_type",
+                           "period", "start", "end", "limit", "city", "verified_only", "key", "bank", "offer",
+                           "outlet", "lang", "theme", "origin"})
+QUERY_PARAM = re.compile(r"([?&;])([^=&;\s]*)(=[^&;\s]*)?")
 
 
 def redact(text):
-    """Replace secret query parameter values with [REDACTED]."""
-    return SECRET_PARAMS.sub(r"\1[REDACTED]", text) if text else text
+    """The text with every query parameter value not in LOGGED_PARAMS replaced by [REDACTED]."""
+    if not text or "?" not in text:
+        return text
+    path, _, query = text.partition("?")
+
+    def keep_or_hide(match):
+        if match.group(3) is None or unquote_plus(match.group(2)).strip().lower() in LOGGED_PARAMS:
+            return match.group(0)
+        return f"{match.group(1)}{match.group(2)}=[REDACTED]"
+
+    return path + QUERY_PARAM.sub(keep_or_hide, "?" + query)
 
 
 class RedactingLogger(Logger):
@@ -76,6 +95,47 @@ class PromptSyncWorker(SyncWorker):
         reader = req.body.reader
         if isinstance(reader, LengthReader) and reader.length == 0 and not select.select([client], [], [], 0)[0]:
             client.close()
+
+
+    def handle_error(self, req, client, addr, exc):
+        """A request gunicorn could not parse gets the API's JSON error shape, and the log
+        names the fault's kind only: gunicorn's own page and log line echo the request line,
+        secrets included."""
+        status, code, message = protocol_error(exc)
+        peer = addr[0] if addr else ""
+        if status >= 500:
+            where = f"{req.method} {req.path}" if req is not None and getattr(req, "path", None) else "(not read)"
+            self.log.exception("Error handling request %s", where)
+        else:
+            self.log.warning("Invalid request from ip=%s: %s", peer, type(exc).__name__)
+        if req is not None:
+            environ = default_environ(req, client, self.cfg)
+            environ["REMOTE_ADDR"] = peer
+            response = Response(req, client, self.cfg)
+            response.status = str(status)
+            self.log.access(response, req, environ, 0)
+        body = json.dumps({"status": "error", "error": code, "message": message, "fields": []}).encode()
+        try:
+            client.sendall(f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nConnection: close\r\n"
+                           f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+        except OSError:
+            pass
+
+
+def protocol_error(exc):
+    """(HTTP status, API error code, message) for an exception raised while reading a request."""
+    if isinstance(exc, http_errors.LimitRequestLine):
+        return 414, "payload_too_large", "The request line is too long; send long reports by POST."
+    if isinstance(exc, http_errors.LimitRequestHeaders):
+        return 431, "payload_too_large", "The request headers are too large."
+    if isinstance(exc, http_errors.UnsupportedTransferCoding):
+        return 501, "invalid_value", "Unsupported transfer coding."
+    if isinstance(exc, http_errors.InvalidRequestMethod):
+        return 405, "method_not_allowed", "Use GET or POST (in capitals)."
+    if isinstance(exc, (http_errors.ParseException, SSLError)) and not isinstance(
+            exc, (http_errors.InvalidResponseHeader, http_errors.InvalidResponseHeaderName, http_errors.ConfigurationProblem)):
+        return 400, "invalid_value", "The request could not be read as HTTP/1.1."
+    return 500, "server_error", "The server could not answer; try again later."
 
 
 class GunicornServer(BaseApplication):
@@ -151,9 +211,11 @@ def serve(app, host, port, workers=None, accesslog="-"):
         "worker_class": PromptSyncWorker,
         "accesslog": accesslog,
         "logger_class": RedactingLogger,
-        # The app itself refuses over-long queries with a JSON 413; gunicorn's own
-        # 4 KB limit would answer first, with an HTML page.
-        "limit_request_line": 0,
+        # gunicorn's largest limit (0, unlimited, parses long lines in quadratic time: a
+        # 16 MB line took 18 s). The published URL with a 1,000-character comment fits
+        # percent-encoded (3,500 bytes; a Hindi comment fits up to about 850 characters);
+        # longer lines get a JSON 414 (handle_error), POST bodies may hold 16 KB.
+        "limit_request_line": 8190,
         "timeout": 30,
         # One shared control socket path would clash between servers on one machine.
         "control_socket_disable": True,
