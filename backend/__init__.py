@@ -28,6 +28,12 @@ def create_app(test_config=None):
     app.register_blueprint(admin.bp)
     app.after_request(rollups.count_after_response)
 
+    @app.after_request
+    def no_sniffing(response):
+        """Browsers take every answer (pages, JSON, static files) as the type it says."""
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
     @app.get("/healthz")
     def healthz():
         """Liveness for load balancers (and the benchmark's baseline)."""

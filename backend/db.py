@@ -3,6 +3,7 @@ import fcntl
 import functools
 import hashlib
 import os
+import select
 import threading
 import time
 from contextlib import contextmanager
@@ -159,10 +160,14 @@ os.register_at_fork(after_in_child=_lock_file.cache_clear)
 
 def _connect():
     # Kept open after the request: reconnecting each time halves ingest throughput. A
-    # PostgreSQL connection the server cut (a restart, an idle timeout) stays unusable:
-    # psycopg2 marks it closed when a query finds it cut, and the next request reconnects.
-    if isinstance(database.obj, PostgresqlDatabase) and not database.is_closed() and database.connection().closed:
-        database.close()
+    # PostgreSQL connection the server cut (a restart, an idle timeout, an administrator)
+    # is opened again before the request uses it: psycopg2 would notice the cut only when
+    # a query failed on it, and that request would fail. An idle connection has nothing to
+    # read; anything readable is the server's goodbye (or the end of the stream).
+    if isinstance(database.obj, PostgresqlDatabase) and not database.is_closed():
+        connection = database.connection()
+        if connection.closed or select.select([connection], [], [], 0)[0]:
+            database.close()
     database.connect(reuse_if_open=True)
 
 

@@ -141,7 +141,10 @@ def view_context(state, client, bank, offer, outlet, token):
     types = FeedbackType.select().where(FeedbackType.active == True).order_by(FeedbackType.id)  # noqa: E712
     return {
         "t": TEXT[lang], "lang": lang, "theme": state["m"], "token": token, "offer": offer,
-        "merchant": offer.merchant, "outlet": outlet, "bank": bank, "host_origin": state["h"],
+        "merchant": offer.merchant, "outlet": outlet, "bank": bank,
+        # Where the frame posts its height: the embedding page, else (no Referer) each origin
+        # allowed to embed it, never "*" (postMessage drops what reaches another origin).
+        "host_origins": state["h"] or " ".join(client.allowed_origins()),
         "offer_status": offer.status_on(utcnow().date()),
         "types": [(feedback_type, type_label(feedback_type, lang)) for feedback_type in types],
     }

@@ -2,11 +2,13 @@
 // limit), then let htmx send the choice; keep the host page's iframe as tall as the view.
 (function () {
   "use strict";
-  var hostOrigin = document.body.dataset.hostOrigin || "*";
+  var hostOrigins = (document.body.dataset.hostOrigins || "").split(" ").filter(Boolean);
 
   function reportHeight() {
     var height = Math.ceil(document.body.getBoundingClientRect().height);
-    window.parent.postMessage({ ns: "offers-feedback", type: "resize", height: height }, hostOrigin);
+    hostOrigins.forEach(function (origin) {
+      window.parent.postMessage({ ns: "offers-feedback", type: "resize", height: height }, origin);
+    });
   }
   if (window.parent !== window && window.ResizeObserver) {
     new ResizeObserver(reportHeight).observe(document.body);
