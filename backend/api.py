@@ -1,7 +1,6 @@
 """The documented Offers Feedback HTTP API at /api: one JSON answer shape for everything."""
-import re
+import json
 from datetime import timedelta
-from urllib.parse import unquote_to_bytes
 
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.datastructures import MultiDict
@@ -9,7 +8,8 @@ from werkzeug.exceptions import HTTPException
 
 from .credentials import credentials_match
 from .feedback import ReportRejected, Rules, device_hash, ip_hash, submit_report
-from .forms import LeaderboardForm, UserFeedbackForm, bound_form, form_problems, reported_at_problem
+from .forms import (LeaderboardForm, UserFeedbackForm, bound_form, form_problems, reported_at_problem,
+                    undecodable_fields)
 from .models import FeedbackType, utcnow
 from .ranking import Filters, merchant_leaderboard
 
@@ -42,23 +42,6 @@ def error_response(code, message, fields=()):
     return jsonify(body), ERROR_STATUS[code]
 
 
-NON_ASCII_ESCAPE = re.compile(rb"%[89a-fA-F]|[\x80-\xff]")
-
-
-def undecodable_fields(urlencoded):
-    """Names of the parameters whose percent-decoded values are not valid UTF-8."""
-    if not NON_ASCII_ESCAPE.search(urlencoded):
-        return []
-    bad = []
-    for pair in urlencoded.split(b"&"):
-        name, _, value = pair.partition(b"=")
-        try:
-            unquote_to_bytes(value.replace(b"+", b" ")).decode("utf-8")
-        except UnicodeDecodeError:
-            bad.append(unquote_to_bytes(name).decode("utf-8", "replace"))
-    return bad
-
-
 def request_params():
     """Query string merged with a form or JSON body (the body wins), as a MultiDict."""
     if len(request.query_string) > current_app.config["MAX_CONTENT_LENGTH"]:
@@ -73,24 +56,47 @@ def request_params():
         return request.args
     params = MultiDict(request.args)
     if request.is_json:
-        try:
-            body = request.get_json(silent=True)
-        except RecursionError:  # nested thousands deep
-            body = None
-        if not isinstance(body, dict):
-            raise ApiError("invalid_value", "The request body must be a JSON object in UTF-8.")
-        for key, value in body.items():
-            if isinstance(value, (dict, list)):
-                raise ApiError("invalid_value", f"Invalid value for {key}: must be a string or a number.", [key])
-            if not _encodable(key) or (isinstance(value, str) and not _encodable(value)):
-                # "\ud800": JSON can spell a lone surrogate, which is no text at all.
-                raise ApiError("invalid_value", f"Invalid value for {key.encode('utf-8', 'replace').decode()}: "
-                               "is not valid UTF-8.", [key.encode("utf-8", "replace").decode()])
-            if value is not None:
-                params.setlist(key, [value if isinstance(value, str) else str(value)])
+        for key, value in json_params(request.get_data()).items():
+            params.setlist(key, [value])
     else:
         for key in request.form:
             params.setlist(key, request.form.getlist(key))
+    return params
+
+
+# JSON numbers are taken where the parameter is a number (a feedback type's id among them),
+# true and false for verified_only; everything else must be a string. null is "not given".
+JSON_NUMBERS = frozenset({"user_latitude", "user_longitude", "user_accuracy", "feedback_type", "period", "limit"})
+JSON_BOOLEANS = frozenset({"verified_only"})
+
+
+def _not_json(constant):
+    raise ValueError(f"{constant} is not JSON")
+
+
+def json_params(body):
+    """A JSON object body's parameters as strings; invalid_value for anything else."""
+    try:
+        data = json.loads(body, parse_constant=_not_json)  # NaN and Infinity are not JSON
+    except (ValueError, RecursionError):  # also bytes that are not UTF-8, and nesting thousands deep
+        data = None
+    if not isinstance(data, dict):
+        raise ApiError("invalid_value", "The request body must be a JSON object in UTF-8.")
+    params = {}
+    for key, value in data.items():
+        name = key.encode("utf-8", "replace").decode()
+        if not _encodable(key) or (isinstance(value, str) and not _encodable(value)):
+            # "\ud800": JSON can spell a lone surrogate, which is no text at all.
+            raise ApiError("invalid_value", f"Invalid value for {name}: is not valid UTF-8.", [name])
+        if isinstance(value, bool) and key in JSON_BOOLEANS:
+            value = "true" if value else "false"
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and key in JSON_NUMBERS:
+            value = str(value)
+        elif value is not None and not isinstance(value, str):
+            kind = "a string or a number" if key in JSON_NUMBERS else "true or false" if key in JSON_BOOLEANS else "a string"
+            raise ApiError("invalid_value", f"Invalid value for {name}: must be {kind}.", [name])
+        if value is not None:
+            params[key] = value
     return params
 
 

@@ -3,6 +3,7 @@ import ipaddress
 import math
 import re
 import threading
+from urllib.parse import unquote_to_bytes
 from datetime import date, datetime, timedelta, timezone
 
 from wtforms import Form, StringField
@@ -24,17 +25,33 @@ CONTROL_BUT_WHITESPACE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def plain_text(allow_newlines=False):
-    """Refuse control characters (newline and tab allowed in free text) and undecodable bytes."""
+    """Refuse control characters (newline and tab allowed in free text). Bytes that are not
+    UTF-8 are refused before the form is read (undecodable_fields)."""
     forbidden = CONTROL_BUT_WHITESPACE if allow_newlines else CONTROL
 
     def check(form, field):
-        text = field.data or ""
-        if "\ufffd" in text:
-            raise ValidationError("is not valid UTF-8")
-        if forbidden.search(text):
+        if forbidden.search(field.data or ""):
             raise ValidationError("must not contain control characters")
 
     return check
+
+
+NON_ASCII_ESCAPE = re.compile(rb"%[89a-fA-F]|[\x80-\xff]")
+
+
+def undecodable_fields(urlencoded):
+    """Names of the parameters of a query string or form body whose percent-decoded name
+    or value is not UTF-8 (Werkzeug would pass such bytes on as U+FFFD, or drop the pair)."""
+    if not NON_ASCII_ESCAPE.search(urlencoded):
+        return []
+    bad = []
+    for pair in urlencoded.split(b"&"):
+        name, _, value = (unquote_to_bytes(part.replace(b"+", b" ")) for part in pair.partition(b"="))
+        try:
+            name.decode("utf-8"), value.decode("utf-8")
+        except UnicodeDecodeError:
+            bad.append(name.decode("utf-8", "replace"))
+    return bad
 
 
 def between(low, high, unit=""):
@@ -48,20 +65,24 @@ def between(low, high, unit=""):
 
 
 def strip(value):
-    return value.strip() if isinstance(value, str) else value
+    """Spaces, tabs and line ends around a value go; other control characters stay, to be refused."""
+    return value.strip(" \t\r\n") if isinstance(value, str) else value
+
+
+# ASCII digits only: float() would also take "١٨.٥", "１８.５" and "1_8.5".
+NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
 
 
 class NumberField(StringField):
-    """A decimal number; blank means not given. NaN and infinities are refused."""
+    """A decimal number in ASCII digits; blank means not given. NaN and infinities are refused."""
 
     def process_formdata(self, valuelist):
-        raw = valuelist[0].strip() if valuelist else ""
+        raw = strip(valuelist[0]) if valuelist else ""
         self.data = None
         if raw:
-            try:
-                value = float(raw)
-            except ValueError:
-                raise ValueError("must be a number") from None
+            if not NUMBER.fullmatch(raw):
+                raise ValueError("must be a number")
+            value = float(raw)
             if not math.isfinite(value):
                 raise ValueError("must be a finite number")
             self.data = value
@@ -92,7 +113,7 @@ class ReportedAtField(StringField):
     """An ISO 8601 time with a UTC offset (ASCII digits), kept as naive UTC; blank means not given."""
 
     def process_formdata(self, valuelist):
-        raw = valuelist[0].strip() if valuelist else ""
+        raw = strip(valuelist[0]) if valuelist else ""
         self.data = None
         if raw:
             time_part = ISO_TIME.match(raw)

@@ -17,7 +17,7 @@ from wtforms import Form, StringField, ValidationError
 from .config import PROJECT_DIR
 from .credentials import signature_matches
 from .feedback import Reporter, ReportRejected, Rules, ip_hash, resolve_report, submit_report
-from .forms import NumberField, between, plain_text, strip
+from .forms import NumberField, between, plain_text, strip, undecodable_fields
 from .i18n import TEXT, language, type_label
 from .models import Client, Feedback, FeedbackType, utcnow
 
@@ -44,7 +44,7 @@ class TokenForm(Form):
 class ChoiceForm(TokenForm):
     """Click 1: a feedback type and, when the browser gave it, where the customer stands."""
 
-    feedback_type = StringField("feedback_type", filters=[strip])
+    feedback_type = StringField("feedback_type", [plain_text()], filters=[strip])
     user_latitude = NumberField("user_latitude", [between(-90, 90)])
     user_longitude = NumberField("user_longitude", [between(-180, 180)])
     user_accuracy = NumberField("user_accuracy", [between(0, 100_000)])
@@ -198,7 +198,7 @@ def asset(name):
 def frame():
     """The first view: the offer and one button per feedback type."""
     form = FrameForm(request.args)
-    valid = form.validate()
+    valid = form.validate() and not undecodable_fields(request.query_string)
     data = form.data
     lang = language((data["lang"] if valid else "") or request.accept_languages.best)
     if not valid:  # control characters or undecodable bytes in the page's attributes
@@ -232,6 +232,8 @@ def posted(form_class):
     """Check a POST from the frame: from our own origin, with a live token, for a page still allowed."""
     if request.headers.get("Origin") != origin_of(request.host_url):
         raise Problem("not_allowed", 403)
+    if request.mimetype == "application/x-www-form-urlencoded" and undecodable_fields(request.get_data()):
+        raise Problem("invalid")
     form = form_class(request.form)
     try:
         state = serializer().loads(form.token.data or "", max_age=current_app.config["WIDGET_TOKEN_SECONDS"])
