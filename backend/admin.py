@@ -16,7 +16,7 @@ from peewee import fn
 from wtforms import BooleanField, DateField, EmailField, Form, PasswordField, SelectField
 from wtforms.csrf.session import SessionCSRF
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Optional
+from wtforms.validators import InputRequired, Optional, ValidationError
 
 from .accounts import admin_scope, authenticate, visible_banks
 from .charts import sparkline_points, weekly_chart
@@ -55,8 +55,14 @@ class CsrfForm(Form):
             return session
 
 
+def no_control_characters(form, field):
+    """Refuse control characters (a NUL cannot even reach PostgreSQL)."""
+    if field.data and not field.data.isprintable():
+        raise ValidationError("An e-mail address has no control characters.")
+
+
 class LoginForm(CsrfForm):
-    email = EmailField("Email", [InputRequired()])
+    email = EmailField("Email", [InputRequired(), no_control_characters])
     password = PasswordField("Password", [InputRequired()])
 
 
@@ -150,7 +156,8 @@ def login():
             return redirect(safe_next(request.args.get("next")))
         error = "Wrong e-mail or password, or too many attempts: try again later."
     elif request.method == "POST":
-        error = "The form expired; please try again." if form.csrf_token.errors else "Give your e-mail and password."
+        error = ("The form expired; please try again." if form.csrf_token.errors else
+                 form.email.errors[0] if form.email.errors and form.email.data else "Give your e-mail and password.")
     return render_template("admin/login.html", form=form, error=error), 400 if error else 200
 
 

@@ -126,7 +126,9 @@ def test_a_network_admin_sees_its_banks_only(client, admins, reports):
 
 def test_unknown_merchant_is_a_404_page(client, admins, reports):
     log_in(client, "ops@platform.example")
-    assert client.get("/admin/merchants/999999").status_code == 404
+    answer = client.get("/admin/merchants/999999")
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 404 and "<h1>Page not found</h1>" in html and "ops@platform.example" in html
 
 
 @pytest.mark.parametrize("query", ["period=999", "period=custom", "period=custom&start=2026-05-01&end=2026-04-01",

@@ -1,0 +1,102 @@
+"""Admin log-in and error pages through the real server (run.py serve,
+gunicorn, several workers) on SQLite and PostgreSQL, over plain HTTP."""
+import itertools
+import os
+import sqlite3
+from contextlib import closing
+
+import psycopg2
+import pytest
+
+from admin_browser import AdminBrowser
+from support import DATA, run_py, served
+
+PASSWORD = "correct horse battery"
+emails = (f"admin{n}@bank1.example" for n in itertools.count())
+
+
+def own_database(request, tmp, name):
+    """A database of this module's own: a SQLite file, or a new database on the test PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp / (name + '.db')}"
+    server_url = request.getfixturevalue("postgres_server")
+    with closing(psycopg2.connect(server_url)) as conn:
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {name}")
+            cursor.execute(f"CREATE DATABASE {name}")
+    return server_url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def site(request, tmp_path_factory):
+    """The served app (3 workers) with the test catalogue, on each database in turn."""
+    tmp = tmp_path_factory.mktemp("admin-site")
+    env = {**os.environ, "DATABASE_URL": own_database(request, tmp, "admin_site"), "OFFERS_FEEDBACK_DATA": str(tmp)}
+    run_py(env, "import-catalog", str(DATA / "catalog.json"))
+    with served(env, tmp / "server.log", workers=3) as base:
+        yield {"base": base, "env": env, "url": env["DATABASE_URL"], "log": tmp / "server.log", "tmp": tmp}
+
+
+def new_admin(site, password=PASSWORD):
+    """A fresh BANK1 admin made with run.py create-admin; its e-mail."""
+    email = next(emails)
+    run_py(site["env"], "create-admin", "--email", email, "--password", password, "--scope", "bank:BANK1")
+    return email
+
+
+def logged_in(site, email, password=PASSWORD):
+    browser = AdminBrowser(site["base"])
+    assert browser.log_in(email, password).status == 302
+    return browser
+
+
+def db_execute(url, sql, *args):
+    """Run one statement on the site's database, as an operator at a SQL prompt would; its first row."""
+    if url.startswith("sqlite:///"):
+        with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as conn, conn:
+            return conn.execute(sql, args).fetchone()
+    with closing(psycopg2.connect(url)) as conn, conn, conn.cursor() as cursor:
+        cursor.execute(sql.replace("?", "%s"), args)
+        return cursor.fetchone() if cursor.description else None
+
+
+@pytest.mark.parametrize("email", ["ops\x00@bank1.example", "ops@bank1\x1b.example", "\x7f"])
+def test_a_control_character_in_the_login_email_is_a_form_error(site, email):
+    answer = AdminBrowser(site["base"]).log_in(email, PASSWORD)
+    assert answer.status == 400 and "An e-mail address has no control characters." in answer.text
+
+
+@pytest.mark.parametrize("method, path, status, title", [
+    ("GET", "/no-such-page", 404, "Page not found"),
+    ("GET", "/admin/no-such-page", 404, "Page not found"),
+    ("GET", "/admin/merchants/1/nothing.csv", 404, "Page not found"),
+    ("GET", "/widget/assets/nothing.js", 404, "Page not found"),
+    ("GET", "/admin/logout", 405, "Not allowed here"),
+    ("POST", "/", 405, "Not allowed here"),
+    ("POST", "/admin/logout", 400, "Bad request"),  # no CSRF token
+])
+def test_error_pages_are_the_sites_own(site, method, path, status, title):
+    answer = AdminBrowser(site["base"]).request(method, path)
+    assert answer.status == status and answer.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert f"<h1>{title}</h1>" in answer.text and 'class="bar"' in answer.text and "Werkzeug" not in answer.text
+    if status == 405:
+        assert "POST" in answer.headers["Allow"] or "GET" in answer.headers["Allow"]
+
+
+def test_api_errors_stay_json(site):
+    answer = AdminBrowser(site["base"]).get("/api/no-such-path")
+    assert answer.status == 404 and answer.headers["Content-Type"] == "application/json"
+
+
+def test_a_server_fault_is_the_sites_own_500_page_without_details(site):
+    browser = logged_in(site, new_admin(site))
+    db_execute(site["url"], "ALTER TABLE adminuser RENAME TO adminuser_away")
+    try:
+        answer = browser.get("/admin/leaderboard")
+    finally:
+        db_execute(site["url"], "ALTER TABLE adminuser_away RENAME TO adminuser")
+    assert answer.status == 500 and "<h1>Something went wrong</h1>" in answer.text
+    assert not any(word in answer.text for word in ("Traceback", "adminuser", "Error:", "line "))
+    assert "Unhandled error on GET /admin/leaderboard" in site["log"].read_text()  # the details go to the log
+    assert browser.signed_in()  # the same session works once the table is back
