@@ -1,13 +1,15 @@
 """Admin accounts: slow password hashes, lock-out after repeated failures, scopes."""
 from datetime import timedelta
 
+from peewee import Case
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .models import AdminUser, Bank, Network
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
-# Checked against when the e-mail is unknown, so that case takes as long as a wrong password.
+# Checked against when the e-mail is unknown, so that every refusal costs one hash check,
+# as a wrong password does: the answer's timing reveals nothing.
 _DUMMY_HASH = generate_password_hash("not a password")
 
 
@@ -36,22 +38,33 @@ def create_admin(email, password, scope, now):
 
 
 def authenticate(email, password, now):
-    """The admin for these credentials, else None; counts failures and locks the account out."""
+    """The admin for these credentials, else None; counts failures and locks the account out.
+
+    Every call checks one password hash (the dummy one for unknown e-mails),
+    and decides on a locked account only after it: each path takes the hash's time.
+    """
     admin = AdminUser.get_or_none(AdminUser.email == (email or "").lower())
+    matches = check_password_hash(admin.password_hash if admin else _DUMMY_HASH, password or "")
     if admin is None:
-        check_password_hash(_DUMMY_HASH, password or "")
         return None
-    if admin.locked_until and admin.locked_until > now:
-        return None
-    if not check_password_hash(admin.password_hash, password or ""):
-        admin.failed_logins += 1
-        if admin.failed_logins >= MAX_FAILED_LOGINS:
-            admin.locked_until, admin.failed_logins = now + LOCKOUT, 0
-        admin.save()
-        return None
-    admin.failed_logins, admin.locked_until = 0, None
-    admin.save()
-    return admin
+    return admin if _settle_attempt(admin.id, matches, now) else None
+
+
+def _settle_attempt(admin_id, matches, now):
+    """Record a login attempt in one UPDATE, atomic under concurrent attempts on SQLite and
+    PostgreSQL alike; False when the account is locked at that moment (nothing recorded).
+
+    A read-then-save lost updates: 7 concurrent wrong guesses got through instead of 5.
+    """
+    open_now = (AdminUser.id == admin_id) & (AdminUser.locked_until.is_null() | (AdminUser.locked_until <= now))
+    if matches:
+        return AdminUser.update(failed_logins=0, locked_until=None).where(open_now).execute() == 1
+    # After a lock-out has passed, counting starts again; the fifth failure locks (and the
+    # count stays at 5 while locked).
+    failures = Case(None, [(AdminUser.locked_until.is_null(), AdminUser.failed_logins + 1)], 1)
+    AdminUser.update(failed_logins=failures,
+                     locked_until=Case(None, [(failures >= MAX_FAILED_LOGINS, now + LOCKOUT)], None)).where(open_now).execute()
+    return False
 
 
 def admin_scope(admin):

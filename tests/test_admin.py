@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from backend.accounts import create_admin
+from backend import accounts
+from backend.accounts import authenticate, create_admin
 from backend.models import AdminUser, Merchant, utcnow
 from support import make_report
 
@@ -221,3 +222,31 @@ def test_csv_file_names_are_made_of_safe_characters(client, admins, catalog):
     log_in(client, "ops@platform.example")
     answer = client.get(f"/admin/merchants/{merchant_id(evil)}/reports.csv")
     assert answer.headers["Content-Disposition"].startswith('attachment; filename="EVIL.html___x__-reports-')
+
+
+def test_every_login_attempt_checks_one_password_hash(admins, monkeypatch):
+    """Unknown, wrong, locked or right: each takes one hash check's time."""
+    checked = []
+    real_check = accounts.check_password_hash
+    monkeypatch.setattr(accounts, "check_password_hash", lambda stored, given: checked.append(1) or real_check(stored, given))
+    now = utcnow()
+    for _ in range(5):
+        authenticate("first@bank1.example", "wrong password", now)
+    for email, password, accepted in [("nobody@example.com", PASSWORD, False), ("ops@platform.example", "wrong", False),
+                                      ("first@bank1.example", PASSWORD, False),
+                                      ("OPS@platform.example", PASSWORD, True)]:
+        checked.clear()
+        assert (authenticate(email, password, now) is not None, len(checked)) == (accepted, 1)
+
+
+def test_a_lock_out_passes_and_counting_starts_again(admins):
+    now = utcnow()
+    for _ in range(5):
+        authenticate("first@bank1.example", "wrong password", now)
+    assert authenticate("first@bank1.example", PASSWORD, now + timedelta(minutes=14)) is None
+    later = now + timedelta(minutes=16)
+    authenticate("first@bank1.example", "wrong password", later)
+    admin = AdminUser.get(AdminUser.email == "first@bank1.example")
+    assert (admin.failed_logins, admin.locked_until) == (1, None)
+    assert authenticate("first@bank1.example", PASSWORD, later) is not None
+

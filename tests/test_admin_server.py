@@ -1,8 +1,10 @@
-"""Admin log-in and error pages through the real server (run.py serve,
+"""Admin log-in, its lock-out, and error pages through the real server (run.py serve,
 gunicorn, several workers) on SQLite and PostgreSQL, over plain HTTP."""
 import itertools
 import os
 import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 
 import psycopg2
@@ -59,6 +61,26 @@ def db_execute(url, sql, *args):
     with closing(psycopg2.connect(url)) as conn, conn, conn.cursor() as cursor:
         cursor.execute(sql.replace("?", "%s"), args)
         return cursor.fetchone() if cursor.description else None
+
+
+@pytest.mark.parametrize("guesses", [4, 5, 12])
+def test_concurrent_wrong_guesses_lock_the_account_after_exactly_five(site, guesses):
+    email = new_admin(site)
+    browsers = [AdminBrowser(site["base"]) for _ in range(guesses)]
+    tokens = [browser.csrf_token() for browser in browsers]
+    start = threading.Barrier(guesses)
+
+    def guess(n):
+        start.wait()
+        return browsers[n].log_in(email, "a wrong password", tokens[n]).status
+
+    with ThreadPoolExecutor(guesses) as pool:
+        assert list(pool.map(guess, range(guesses))) == [400] * guesses
+    failed, locked_until = db_execute(site["url"], "SELECT failed_logins, locked_until FROM adminuser WHERE email = ?",
+                                      email)
+    assert (failed, locked_until is not None) == (min(guesses, 5), guesses >= 5)
+    # The right password: refused while locked, accepted after fewer than five failures.
+    assert AdminBrowser(site["base"]).log_in(email, PASSWORD).status == (400 if guesses >= 5 else 302)
 
 
 @pytest.mark.parametrize("email", ["ops\x00@bank1.example", "ops@bank1\x1b.example", "\x7f"])
