@@ -18,9 +18,10 @@ from wtforms.csrf.session import SessionCSRF
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Optional, ValidationError
 
-from .accounts import admin_scope, authenticate, visible_banks
+from .accounts import (admin_scope, authenticate, end_expired_sessions, end_session, session_admin, start_session,
+                       visible_banks)
 from .charts import sparkline_points, weekly_chart
-from .models import AdminUser, Bank, Feedback, FeedbackType, Merchant, MerchantDay, Offer, Outlet, utcnow
+from .models import Bank, Feedback, FeedbackType, Merchant, MerchantDay, Offer, Outlet, utcnow
 from .ranking import MIN_CUSTOMERS, Filters, merchant_leaderboard, scope_condition
 from .rollups import OFFER_EXPIRED, count_before_reading
 
@@ -96,9 +97,18 @@ class FilterForm(Form):
         return ok
 
 
+def session_limits():
+    """(idle, lifetime): a session ends after idle time without a request, or lifetime after login."""
+    return timedelta(minutes=current_app.config["ADMIN_IDLE_MINUTES"]), current_app.permanent_session_lifetime
+
+
 def current_admin():
-    admin_id = session.get("admin_id")
-    return AdminUser.get_or_none(AdminUser.id == admin_id) if admin_id else None
+    """The admin whose session the cookie names, if that session is still open on the server."""
+    token = session.get("token")
+    admin = session_admin(token, utcnow(), *session_limits()) if token else None
+    if token and admin is None:
+        session.pop("token")  # ended elsewhere: the browser forgets it too
+    return admin
 
 
 def login_required(view):
@@ -149,10 +159,14 @@ def login():
     form = LoginForm(request.form)
     error = None
     if request.method == "POST" and form.validate():
-        admin = authenticate(form.email.data, form.password.data, utcnow())
+        now = utcnow()
+        admin = authenticate(form.email.data, form.password.data, now)
         if admin:
+            end_expired_sessions(now, *session_limits())
+            # A new token and a new cookie (no fixation); the session this browser had ends.
+            token = start_session(admin, now, replacing=session.get("token"))
             session.clear()
-            session["admin_id"] = admin.id
+            session["token"] = token
             return redirect(safe_next(request.args.get("next")))
         error = "Wrong e-mail or password, or too many attempts: try again later."
     elif request.method == "POST":
@@ -167,6 +181,8 @@ def logout():
     form = CsrfForm(request.form)
     if not form.validate():
         abort(400)
+    if session.get("token"):
+        end_session(session["token"])  # a copy of the cookie is worth nothing from now on
     session.clear()
     return redirect(url_for("admin.login"))
 

@@ -4,7 +4,7 @@
 Starts `run.py serve` (gunicorn, 2 workers) on a fresh SQLite file (or DATABASE_URL), makes
 admins with run.py, then POSTs the login form RUNS times for each case, the cases taking
 turns so that drift in the machine's speed hits them all alike: an unknown e-mail, a wrong
-password, a locked account (all refused with the same message) and the
+password, a locked account, a disabled account (all refused with the same message) and the
 right password. Prints the time from request to answer, in ms, for each.
 Usage: .venv/bin/python bench/login_timing.py [--runs 20]
 """
@@ -39,9 +39,10 @@ def main():
     env.setdefault("DATABASE_URL", f"sqlite:///{tmp / 'bench.db'}")
     try:
         run_py(env, "import-catalog", str(DATA / "catalog.json"))
-        locked, right = (make_admin(env, f"{name}@bench.example") for name in ("locked", "right"))
+        locked, disabled, right = (make_admin(env, f"{name}@bench.example") for name in ("locked", "disabled", "right"))
         # Four wrong guesses per account: never the fifth, which would lock it.
         wrong = [make_admin(env, f"wrong{n}@bench.example") for n in range((args.runs + 3) // 4)]
+        run_py(env, "disable-admin", disabled)
         with served(env, tmp / "server.log") as base:
             for _ in range(5):
                 AdminBrowser(base).log_in(locked, "a wrong password")
@@ -49,6 +50,7 @@ def main():
                 "unknown e-mail": lambda n: (f"nobody{n}@bench.example", PASSWORD),
                 "wrong password": lambda n: (wrong[n // 4], "a wrong password"),
                 "locked account": lambda n: (locked, PASSWORD),
+                "disabled account": lambda n: (disabled, PASSWORD),
                 "right password": lambda n: (right, PASSWORD),
             }
             timings = {case: [] for case in cases}

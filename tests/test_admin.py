@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 
 from backend import accounts
-from backend.accounts import authenticate, create_admin
-from backend.models import AdminUser, Merchant, utcnow
+from backend.accounts import authenticate, create_admin, session_admin, set_disabled, start_session
+from backend.db import database
+from backend.models import AdminSession, AdminUser, Merchant, create_tables, utcnow
 from support import make_report
 
 PASSWORD = "correct horse battery"
@@ -225,15 +226,16 @@ def test_csv_file_names_are_made_of_safe_characters(client, admins, catalog):
 
 
 def test_every_login_attempt_checks_one_password_hash(admins, monkeypatch):
-    """Unknown, wrong, locked or right: each takes one hash check's time."""
+    """Unknown, wrong, locked, disabled or right: each takes one hash check's time."""
     checked = []
     real_check = accounts.check_password_hash
     monkeypatch.setattr(accounts, "check_password_hash", lambda stored, given: checked.append(1) or real_check(stored, given))
     now = utcnow()
     for _ in range(5):
         authenticate("first@bank1.example", "wrong password", now)
+    set_disabled("net@net1.example", True, now)
     for email, password, accepted in [("nobody@example.com", PASSWORD, False), ("ops@platform.example", "wrong", False),
-                                      ("first@bank1.example", PASSWORD, False),
+                                      ("first@bank1.example", PASSWORD, False), ("net@net1.example", PASSWORD, False),
                                       ("OPS@platform.example", PASSWORD, True)]:
         checked.clear()
         assert (authenticate(email, password, now) is not None, len(checked)) == (accepted, 1)
@@ -250,3 +252,33 @@ def test_a_lock_out_passes_and_counting_starts_again(admins):
     assert (admin.failed_logins, admin.locked_until) == (1, None)
     assert authenticate("first@bank1.example", PASSWORD, later) is not None
 
+
+def test_sessions_end_when_idle_or_old_and_are_marked_at_most_once_a_minute(admins):
+    admin = AdminUser.get(AdminUser.email == "ops@platform.example")
+    idle, lifetime = timedelta(minutes=30), timedelta(hours=8)
+    start = utcnow()
+    token = start_session(admin, start)
+
+    def last_seen():
+        return AdminSession.get(AdminSession.admin == admin).last_seen_at
+
+    at = start + timedelta(minutes=29)
+    assert session_admin(token, at, idle, lifetime) == admin and last_seen() == at
+    assert session_admin(token, at + timedelta(seconds=59), idle, lifetime) == admin and last_seen() == at
+    for minutes in range(50, 8 * 60, 20):  # active all day
+        assert session_admin(token, start + timedelta(minutes=minutes), idle, lifetime) == admin
+    assert session_admin(token, start + lifetime + timedelta(seconds=1), idle, lifetime) is None
+    assert not AdminSession.select().exists()  # ended is deleted
+    second = start_session(admin, start)
+    assert session_admin(second, start + timedelta(minutes=30, seconds=1), idle, lifetime) is None
+    assert session_admin("not a token", start, idle, lifetime) is None
+
+
+def test_an_existing_database_gains_the_session_table_and_the_disabled_column(admins):
+    database.execute_sql("DROP TABLE adminsession")
+    database.execute_sql("ALTER TABLE adminuser DROP COLUMN disabled_at")
+    create_tables()
+    assert "disabled_at" in {column.name for column in database.get_columns("adminuser")}
+    admin = authenticate("ops@platform.example", PASSWORD, utcnow())  # the older rows work as before
+    assert admin.disabled_at is None and session_admin(start_session(admin, utcnow()), utcnow(), timedelta(minutes=30),
+                                                       timedelta(hours=8)) == admin

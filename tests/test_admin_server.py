@@ -1,9 +1,13 @@
-"""Admin log-in, its lock-out, and error pages through the real server (run.py serve,
+"""Admin sessions, log-in lock-out and error pages through the real server (run.py serve,
 gunicorn, several workers) on SQLite and PostgreSQL, over plain HTTP."""
 import itertools
 import os
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
+from datetime import datetime, timedelta
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 
@@ -11,9 +15,11 @@ import psycopg2
 import pytest
 
 from admin_browser import AdminBrowser
-from support import DATA, run_py, served
+from support import DATA, ROOT, run_py, served
 
 PASSWORD = "correct horse battery"
+NEW_PASSWORD = "another long passphrase"
+CSV = "/admin/leaderboard.csv"
 emails = (f"admin{n}@bank1.example" for n in itertools.count())
 
 
@@ -61,6 +67,102 @@ def db_execute(url, sql, *args):
     with closing(psycopg2.connect(url)) as conn, conn, conn.cursor() as cursor:
         cursor.execute(sql.replace("?", "%s"), args)
         return cursor.fetchone() if cursor.description else None
+
+
+def stored_time(value):
+    """A timestamp as read back: SQLite gives the text peewee stored, PostgreSQL a datetime."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+def same_cookie(first, second):
+    return first.cookie == second.cookie
+
+
+def test_logout_ends_the_session_for_every_copy_of_its_cookie(site):
+    browser = logged_in(site, new_admin(site))
+    copied = browser.copy()
+    assert copied.signed_in()
+    assert browser.log_out().status == 302
+    assert not copied.signed_in()
+    assert not browser.signed_in()
+
+
+def test_a_password_reset_ends_every_session_of_the_admin(site):
+    email = new_admin(site)
+    first, second = logged_in(site, email), logged_in(site, email)
+    copied = first.copy()
+    bystander = logged_in(site, new_admin(site))
+    run_py(site["env"], "create-admin", "--email", email, "--password", NEW_PASSWORD, "--scope", "bank:BANK1")
+    assert [browser.signed_in() for browser in (first, second, copied)] == [False, False, False]
+    assert bystander.signed_in()  # another admin's session goes on
+    assert first.log_in(email, PASSWORD).status == 400
+    assert first.log_in(email, NEW_PASSWORD).status == 302 and first.signed_in()
+
+
+def test_a_disabled_admin_is_logged_out_everywhere_and_cannot_log_in(site):
+    email = new_admin(site)
+    browser = logged_in(site, email)
+    copied = browser.copy()
+    assert "disabled" in run_py(site["env"], "disable-admin", email.upper())
+    assert not copied.signed_in() and not browser.signed_in()
+    refused = browser.log_in(email, PASSWORD)
+    assert refused.status == 400 and "Wrong e-mail or password" in refused.text  # says no more than for a stranger
+    run_py(site["env"], "enable-admin", email)
+    assert browser.log_in(email, PASSWORD).status == 302 and browser.signed_in()
+
+
+def test_disabling_or_enabling_an_unknown_admin_says_so(site):
+    for command in ("disable-admin", "enable-admin"):
+        result = subprocess.run([sys.executable, "run.py", command, "nobody@bank1.example"], cwd=ROOT, env=site["env"],
+                                capture_output=True, text=True)
+        assert result.returncode == 1 and "No admin with e-mail 'nobody@bank1.example'" in result.stderr
+
+
+def test_login_starts_a_new_session_and_ends_the_browsers_previous_one(site):
+    email = new_admin(site)
+    browser = AdminBrowser(site["base"])
+    token = browser.csrf_token()
+    planted = browser.copy()  # the cookie before login, as someone fixing the session would hold it
+    assert browser.log_in(email, PASSWORD, token).status == 302
+    assert not same_cookie(browser, planted) and not planted.signed_in() and browser.signed_in()
+    earlier = browser.copy()
+    assert browser.log_in(email, PASSWORD).status == 302
+    assert not same_cookie(browser, earlier) and not earlier.signed_in() and browser.signed_in()
+
+
+def test_sessions_end_after_30_idle_minutes_and_8_hours_however_active(site):
+    email = new_admin(site)
+    idle = logged_in(site, email)  # its session is the admin's first row, busy's the second
+    busy = logged_in(site, email)
+    rows = "FROM adminsession WHERE admin_id = (SELECT id FROM adminuser WHERE email = ?)"
+    first_row = f"id = (SELECT MIN(id) {rows})"
+    # The clock moved on, as if the time had passed: idle's last request was 31 minutes ago;
+    # busy logged in 8 hours ago, though it was active a moment ago.
+    ago_31_min = stored_time(db_execute(site["url"], f"SELECT MIN(last_seen_at) {rows}", email)[0]) - timedelta(minutes=31)
+    db_execute(site["url"], f"UPDATE adminsession SET last_seen_at = ? WHERE {first_row}", ago_31_min, email)
+    assert not idle.signed_in()
+    assert db_execute(site["url"], f"SELECT COUNT(*) {rows}", email) == (1,)  # the ended one is deleted
+    assert busy.signed_in()
+    ago_8_hours = stored_time(db_execute(site["url"], f"SELECT created_at {rows}", email)[0]) - timedelta(hours=8, seconds=1)
+    db_execute(site["url"], f"UPDATE adminsession SET created_at = ? WHERE {first_row}", ago_8_hours, email)
+    assert not busy.signed_in()
+    assert db_execute(site["url"], f"SELECT COUNT(*) {rows}", email) == (0,)
+
+
+def test_an_idle_session_ends_after_the_configured_time_while_an_active_one_goes_on(site):
+    email = new_admin(site)
+    idle_seconds = 3
+    env = {**site["env"], "ADMIN_IDLE_MINUTES": str(idle_seconds / 60)}
+    with served(env, site["tmp"] / "idle-server.log") as base:
+        idle, active = AdminBrowser(base), AdminBrowser(base)
+        assert idle.log_in(email, PASSWORD).status == 302 and active.log_in(email, PASSWORD).status == 302
+        assert idle.signed_in()
+        last_used = time.monotonic()
+        while time.monotonic() - last_used < 1.5 * idle_seconds:
+            assert active.signed_in()  # each request keeps it open
+            time.sleep(0.25)  # a person reading between clicks
+        assert not idle.signed_in()
+        assert active.signed_in()
 
 
 @pytest.mark.parametrize("guesses", [4, 5, 12])
