@@ -16,11 +16,12 @@ from peewee import fn
 from wtforms import BooleanField, DateField, EmailField, Form, PasswordField, SelectField
 from wtforms.csrf.session import SessionCSRF
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Optional
+from wtforms.validators import InputRequired, Optional, ValidationError
 
-from .accounts import admin_scope, authenticate, visible_banks
+from .accounts import (admin_scope, authenticate, end_expired_sessions, end_session, session_admin, start_session,
+                       visible_banks)
 from .charts import sparkline_points, weekly_chart
-from .models import AdminUser, Bank, Feedback, FeedbackType, Merchant, MerchantDay, Offer, Outlet, utcnow
+from .models import Bank, Feedback, FeedbackType, Merchant, MerchantDay, Offer, Outlet, utcnow
 from .ranking import MIN_CUSTOMERS, Filters, merchant_leaderboard, scope_condition
 from .rollups import OFFER_EXPIRED, count_before_reading
 
@@ -55,8 +56,14 @@ class CsrfForm(Form):
             return session
 
 
+def no_control_characters(form, field):
+    """Refuse control characters (a NUL cannot even reach PostgreSQL)."""
+    if field.data and not field.data.isprintable():
+        raise ValidationError("An e-mail address has no control characters.")
+
+
 class LoginForm(CsrfForm):
-    email = EmailField("Email", [InputRequired()])
+    email = EmailField("Email", [InputRequired(), no_control_characters])
     password = PasswordField("Password", [InputRequired()])
 
 
@@ -90,9 +97,18 @@ class FilterForm(Form):
         return ok
 
 
+def session_limits():
+    """(idle, lifetime): a session ends after idle time without a request, or lifetime after login."""
+    return timedelta(minutes=current_app.config["ADMIN_IDLE_MINUTES"]), current_app.permanent_session_lifetime
+
+
 def current_admin():
-    admin_id = session.get("admin_id")
-    return AdminUser.get_or_none(AdminUser.id == admin_id) if admin_id else None
+    """The admin whose session the cookie names, if that session is still open on the server."""
+    token = session.get("token")
+    admin = session_admin(token, utcnow(), *session_limits()) if token else None
+    if token and admin is None:
+        session.pop("token")  # ended elsewhere: the browser forgets it too
+    return admin
 
 
 def login_required(view):
@@ -143,14 +159,19 @@ def login():
     form = LoginForm(request.form)
     error = None
     if request.method == "POST" and form.validate():
-        admin = authenticate(form.email.data, form.password.data, utcnow())
+        now = utcnow()
+        admin = authenticate(form.email.data, form.password.data, now)
         if admin:
+            end_expired_sessions(now, *session_limits())
+            # A new token and a new cookie (no fixation); the session this browser had ends.
+            token = start_session(admin, now, replacing=session.get("token"))
             session.clear()
-            session["admin_id"] = admin.id
+            session["token"] = token
             return redirect(safe_next(request.args.get("next")))
         error = "Wrong e-mail or password, or too many attempts: try again later."
     elif request.method == "POST":
-        error = "The form expired; please try again." if form.csrf_token.errors else "Give your e-mail and password."
+        error = ("The form expired; please try again." if form.csrf_token.errors else
+                 form.email.errors[0] if form.email.errors and form.email.data else "Give your e-mail and password.")
     return render_template("admin/login.html", form=form, error=error), 400 if error else 200
 
 
@@ -160,6 +181,8 @@ def logout():
     form = CsrfForm(request.form)
     if not form.validate():
         abort(400)
+    if session.get("token"):
+        end_session(session["token"])  # a copy of the cookie is worth nothing from now on
     session.clear()
     return redirect(url_for("admin.login"))
 

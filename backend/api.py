@@ -7,6 +7,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from .credentials import credentials_match
+from .error_pages import error_page
 from .feedback import ReportRejected, Rules, device_hash, ip_hash, submit_report
 from .forms import (LeaderboardForm, UserFeedbackForm, bound_form, form_problems, reported_at_problem,
                     undecodable_fields)
@@ -243,9 +244,9 @@ HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_t
 
 @bp.app_errorhandler(HTTPException)
 def http_error(exc):
-    """JSON instead of Werkzeug's HTML pages under /api."""
+    """JSON instead of Werkzeug's HTML pages under /api; the site's own page elsewhere."""
     if not request.path.startswith("/api"):
-        return exc
+        return error_page(exc)
     code = HTTP_ERROR_CODES.get(exc.code, "server_error" if exc.code >= 500 else "invalid_value")
     messages = {
         "not_found": "No such API path; use /api?action=... .",
@@ -266,4 +267,4 @@ def unexpected_error(exc):
     current_app.logger.exception("Unhandled error on %s %s", request.method, request.path)
     if request.path.startswith("/api"):
         return error_response("server_error", "The server could not answer; try again later.")
-    return "Internal Server Error", 500
+    return error_page(exc)

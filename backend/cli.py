@@ -7,7 +7,7 @@ import sys
 import click
 
 from . import create_app
-from .accounts import create_admin
+from .accounts import create_admin, set_disabled
 from .catalog import CatalogError, count_records, import_catalog, read_catalog
 from .config import SettingsError, data_dir, private_file, private_folder
 from .credentials import add_api_key, create_client, normalized_origin, revoke_api_key, set_widget_origins
@@ -127,13 +127,36 @@ def widget_origins_command(clientkey, origins, clear):
 @click.option("--password", required=True, help="At least 10 characters.")
 @click.option("--scope", required=True, help="platform, bank:CODE or network:CODE")
 def create_admin_command(email, password, scope):
-    """Create a leaderboard admin (or reset one's password and scope)."""
+    """Create a leaderboard admin (or reset one's password and scope, ending its sessions)."""
     ready_app()
     try:
         admin = create_admin(email, password, scope, utcnow())
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
-    click.echo(f"Admin {admin.email} ({scope}) can log in at /admin/login.")
+    if admin.disabled_at:
+        click.echo(f"Admin {admin.email} ({scope}) is disabled: `enable-admin` lets it log in again.")
+    else:
+        click.echo(f"Admin {admin.email} ({scope}) can log in at /admin/login; any earlier sessions have ended.")
+
+
+@cli.command("disable-admin")
+@click.argument("email")
+def disable_admin_command(email):
+    """Stop an admin from logging in, and end its sessions at once."""
+    ready_app()
+    if set_disabled(email, True, utcnow()) is None:
+        raise click.ClickException(f"No admin with e-mail {email!r}.")
+    click.echo(f"Admin {email.lower()} is disabled and logged out everywhere.")
+
+
+@cli.command("enable-admin")
+@click.argument("email")
+def enable_admin_command(email):
+    """Let a disabled admin log in again (with the password it had)."""
+    ready_app()
+    if set_disabled(email, False, utcnow()) is None:
+        raise click.ClickException(f"No admin with e-mail {email!r}.")
+    click.echo(f"Admin {email.lower()} can log in again.")
 
 
 @cli.command("rebuild-rollups")

@@ -89,4 +89,6 @@ def settings():
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env("SESSION_COOKIE_SECURE", "") == "1",  # set 1 behind HTTPS
         "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+        # An admin session ends after this many minutes without a request (and 8 hours after login).
+        "ADMIN_IDLE_MINUTES": float(env("ADMIN_IDLE_MINUTES", 30)),
     }

@@ -276,10 +276,22 @@ class AdminUser(BaseModel):
     failed_logins = IntegerField(default=0)
     locked_until = DateTimeField(null=True)
     created_at = DateTimeField()
+    # Set: the account cannot log in and has no sessions (run.py disable-admin / enable-admin).
+    disabled_at = DateTimeField(null=True)
+
+
+class AdminSession(BaseModel):
+    """A logged-in admin browser: its cookie carries the token, the table only its SHA-256
+    hash (a copy of the table logs nobody in). Deleting the row ends the session."""
+
+    token_hash = CharField(unique=True, max_length=64)
+    admin = ForeignKeyField(AdminUser, backref="sessions", on_delete="CASCADE")
+    created_at = DateTimeField()
+    last_seen_at = DateTimeField()
 
 
 MODELS = [Network, Bank, Merchant, Outlet, Offer, FeedbackType, Client, ApiKey, Feedback, CustomerDay, SourceDay,
-          MerchantDay, AdminUser]
+          MerchantDay, AdminUser, AdminSession]
 COUNTER_MODELS = (CustomerDay, SourceDay, MerchantDay)  # derived from the reports: rebuildable
 
 

@@ -6,8 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from backend.accounts import create_admin
-from backend.models import AdminUser, Merchant, utcnow
+from backend import accounts
+from backend.accounts import authenticate, create_admin, session_admin, set_disabled, start_session
+from backend.db import database
+from backend.models import AdminSession, AdminUser, Merchant, create_tables, utcnow
 from support import make_report
 
 PASSWORD = "correct horse battery"
@@ -126,7 +128,9 @@ def test_a_network_admin_sees_its_banks_only(client, admins, reports):
 
 def test_unknown_merchant_is_a_404_page(client, admins, reports):
     log_in(client, "ops@platform.example")
-    assert client.get("/admin/merchants/999999").status_code == 404
+    answer = client.get("/admin/merchants/999999")
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 404 and "<h1>Page not found</h1>" in html and "ops@platform.example" in html
 
 
 @pytest.mark.parametrize("query", ["period=999", "period=custom", "period=custom&start=2026-05-01&end=2026-04-01",
@@ -219,3 +223,62 @@ def test_csv_file_names_are_made_of_safe_characters(client, admins, catalog):
     log_in(client, "ops@platform.example")
     answer = client.get(f"/admin/merchants/{merchant_id(evil)}/reports.csv")
     assert answer.headers["Content-Disposition"].startswith('attachment; filename="EVIL.html___x__-reports-')
+
+
+def test_every_login_attempt_checks_one_password_hash(admins, monkeypatch):
+    """Unknown, wrong, locked, disabled or right: each takes one hash check's time."""
+    checked = []
+    real_check = accounts.check_password_hash
+    monkeypatch.setattr(accounts, "check_password_hash", lambda stored, given: checked.append(1) or real_check(stored, given))
+    now = utcnow()
+    for _ in range(5):
+        authenticate("first@bank1.example", "wrong password", now)
+    set_disabled("net@net1.example", True, now)
+    for email, password, accepted in [("nobody@example.com", PASSWORD, False), ("ops@platform.example", "wrong", False),
+                                      ("first@bank1.example", PASSWORD, False), ("net@net1.example", PASSWORD, False),
+                                      ("OPS@platform.example", PASSWORD, True)]:
+        checked.clear()
+        assert (authenticate(email, password, now) is not None, len(checked)) == (accepted, 1)
+
+
+def test_a_lock_out_passes_and_counting_starts_again(admins):
+    now = utcnow()
+    for _ in range(5):
+        authenticate("first@bank1.example", "wrong password", now)
+    assert authenticate("first@bank1.example", PASSWORD, now + timedelta(minutes=14)) is None
+    later = now + timedelta(minutes=16)
+    authenticate("first@bank1.example", "wrong password", later)
+    admin = AdminUser.get(AdminUser.email == "first@bank1.example")
+    assert (admin.failed_logins, admin.locked_until) == (1, None)
+    assert authenticate("first@bank1.example", PASSWORD, later) is not None
+
+
+def test_sessions_end_when_idle_or_old_and_are_marked_at_most_once_a_minute(admins):
+    admin = AdminUser.get(AdminUser.email == "ops@platform.example")
+    idle, lifetime = timedelta(minutes=30), timedelta(hours=8)
+    start = utcnow()
+    token = start_session(admin, start)
+
+    def last_seen():
+        return AdminSession.get(AdminSession.admin == admin).last_seen_at
+
+    at = start + timedelta(minutes=29)
+    assert session_admin(token, at, idle, lifetime) == admin and last_seen() == at
+    assert session_admin(token, at + timedelta(seconds=59), idle, lifetime) == admin and last_seen() == at
+    for minutes in range(50, 8 * 60, 20):  # active all day
+        assert session_admin(token, start + timedelta(minutes=minutes), idle, lifetime) == admin
+    assert session_admin(token, start + lifetime + timedelta(seconds=1), idle, lifetime) is None
+    assert not AdminSession.select().exists()  # ended is deleted
+    second = start_session(admin, start)
+    assert session_admin(second, start + timedelta(minutes=30, seconds=1), idle, lifetime) is None
+    assert session_admin("not a token", start, idle, lifetime) is None
+
+
+def test_an_existing_database_gains_the_session_table_and_the_disabled_column(admins):
+    database.execute_sql("DROP TABLE adminsession")
+    database.execute_sql("ALTER TABLE adminuser DROP COLUMN disabled_at")
+    create_tables()
+    assert "disabled_at" in {column.name for column in database.get_columns("adminuser")}
+    admin = authenticate("ops@platform.example", PASSWORD, utcnow())  # the older rows work as before
+    assert admin.disabled_at is None and session_admin(start_session(admin, utcnow()), utcnow(), timedelta(minutes=30),
+                                                       timedelta(hours=8)) == admin
