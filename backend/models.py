@@ -2,6 +2,7 @@
 from datetime import datetime, timezone
 
 from peewee import (
+    BigIntegerField,
     BooleanField,
     Check,
     CharField,
@@ -9,7 +10,6 @@ from peewee import (
     DateField,
     DateTimeField,
     DoubleField,
-    FloatField,
     ForeignKeyField,
     IntegerField,
     Model,
@@ -56,8 +56,8 @@ class Outlet(BaseModel):
     address = CharField(null=True, max_length=500)
     city = CharField(max_length=100)
     # Both null when the outlet's position is not known.
-    latitude = FloatField(null=True)
-    longitude = FloatField(null=True)
+    latitude = DoubleField(null=True)
+    longitude = DoubleField(null=True)
     radius_m = IntegerField(null=True)  # geofence; null means the configured default
 
 
@@ -156,9 +156,10 @@ class Feedback(BaseModel):
     feedback_type = ForeignKeyField(FeedbackType, backref="reports", index=False)
     # The bank's identifier of its customer: (bank, user_id) is one customer.
     user_id = CharField(max_length=254)
-    latitude = FloatField(null=True)
-    longitude = FloatField(null=True)
-    accuracy_m = FloatField(null=True)
+    # Double precision: PostgreSQL's "real" (peewee's FloatField) keeps 6 digits, metres.
+    latitude = DoubleField(null=True)
+    longitude = DoubleField(null=True)
+    accuracy_m = DoubleField(null=True)
     distance_m = IntegerField(null=True)
     radius_m = IntegerField()
     verdict = CharField(max_length=32)
@@ -250,11 +251,12 @@ class MerchantDay(BaseModel):
     city = CharField(max_length=100)
     reports = IntegerField(default=0)
     customer_days = IntegerField(default=0)
-    # Double precision: PostgreSQL's "real" (peewee's FloatField) rounds sums of weights.
-    score = DoubleField(default=0)
+    # Weighted customer-days in units of 1/80 (rollups.SCORE_UNITS): whole numbers add up
+    # exactly in any order.
+    score = BigIntegerField(default=0)
     verified_reports = IntegerField(default=0)
     verified_customer_days = IntegerField(default=0)
-    verified_score = DoubleField(default=0)
+    verified_score = BigIntegerField(default=0)
     unverified_customer_days = IntegerField(default=0)
     away_customer_days = IntegerField(default=0)
     discounted_customer_days = IntegerField(default=0)
@@ -308,10 +310,27 @@ def _add_missing_columns():
             migrate(*(migrator.add_column(table, field.column_name, field) for field in missing))
 
 
-def _counters_predate_per_bank_customers():
-    """True when the counter tables were made before a customer was (bank, user_id)."""
-    return database.table_exists("customerday") and "discounted" not in {
-        column.name for column in database.get_columns("customerday")}
+def _widen_real_columns():
+    """PostgreSQL: columns an older version made "real" (float4) become double precision."""
+    if isinstance(database.obj, SqliteDatabase):
+        return  # SQLite's REAL is a double already
+    real = set(database.execute_sql("SELECT table_name, column_name FROM information_schema.columns "
+                                    "WHERE table_schema = current_schema() AND data_type = 'real'").fetchall())
+    for model in MODELS:
+        for field in model._meta.sorted_fields:
+            if isinstance(field, DoubleField) and (model._meta.table_name, field.column_name) in real:
+                database.execute_sql(f'ALTER TABLE "{model._meta.table_name}" ALTER COLUMN "{field.column_name}" '
+                                     "TYPE double precision")
+
+
+def _counters_predate_exact_scores():
+    """True when the counter tables were made before a customer was (bank, user_id), or
+    before scores were whole numbers of units."""
+    if not database.table_exists("customerday"):
+        return False
+    score = {column.name: column.data_type for column in database.get_columns("merchantday")}.get("score", "")
+    return ("discounted" not in {column.name for column in database.get_columns("customerday")}
+            or "int" not in score.lower())
 
 
 def create_tables():
@@ -324,10 +343,11 @@ def create_tables():
     for model in COUNTER_MODELS:
         model._meta.without_rowid = isinstance(database.obj, SqliteDatabase)
     with database.atomic():
-        recount = _counters_predate_per_bank_customers()
+        recount = _counters_predate_exact_scores()
         if recount:
             database.drop_tables(COUNTER_MODELS, safe=True)
         _add_missing_columns()
+        _widen_real_columns()
         # Earlier versions kept a unique index on the public id, and looked duplicates up
         # by user id without the bank.
         database.execute_sql('DROP INDEX IF EXISTS "feedback_public_id"')

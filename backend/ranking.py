@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from peewee import Case, Select, fn
 
 from .models import Bank, CustomerDay, Feedback, FeedbackType, Merchant, MerchantDay, Outlet
-from .rollups import count_before_reading
+from .rollups import SCORE_UNITS, count_before_reading
 
 MIN_CUSTOMERS = 3  # distinct bank-vouched customers in the period before a merchant is ranked
 TREND_WEEKS = 12
@@ -125,7 +125,7 @@ def merchant_leaderboard(filters, today, limit=25, min_customers=MIN_CUSTOMERS, 
     totals = (_rollup(filters, filters.start, filters.end)
               .select(MerchantDay.merchant, *_sums(RANKING_COUNTERS, filters.verified_only))
               .group_by(MerchantDay.merchant).tuples())
-    rows = [MerchantRow(merchant_id, "", "", int(reports), int(customer_days or 0), float(score or 0),
+    rows = [MerchantRow(merchant_id, "", "", int(reports), int(customer_days or 0), int(score or 0) / SCORE_UNITS,
                         outlets=outlets.get(merchant_id, 1))
             for merchant_id, reports, customer_days, score in totals if reports]
     # Distinct customers never exceed customer-days: below the bar on those, certainly low volume.
@@ -225,7 +225,8 @@ def _fill_trends(filters, rows, ids, today, score, median):
              .tuples())
     weeks = defaultdict(lambda: [0.0] * TREND_WEEKS)
     previous = defaultdict(float)
-    for merchant_id, day, value in daily:
+    for merchant_id, day, units in daily:
+        value = units / SCORE_UNITS
         if isinstance(day, str):
             day = date.fromisoformat(day)
         index = (day - first_week).days // 7

@@ -24,6 +24,11 @@ EVIDENCE_WEIGHTS = {"verified": 1.0, "unverified": 0.5, "away": 0.1}
 ANONYMOUS_WEIGHT = 0.25
 # Nobody has seen a brand-new customer before (a customer's first report at the bank).
 NEW_CUSTOMER_WEIGHT = 0.5
+# Scores are stored as whole numbers of 1/80 of a customer-day: every weight above is an
+# exact number of them (the lightest, 0.1 x 0.25 x 0.5, is one), so live counting and a
+# recount add the same integers in any order and agree exactly (sums of fractions in
+# floating point depend on their order).
+SCORE_UNITS = 80
 # Brand-new customers (a first report at the bank) counted per merchant, day and bank; more
 # are discounted: a burst of fresh ids is the cheapest fake there is. Anonymous devices,
 # new or not, have an allowance of the same size of their own, so a flood of them cannot
@@ -89,12 +94,12 @@ def counter_rows(report, first_of_day, discounted):
     """The MerchantDay increments one report makes, as (key..., counters...) tuples."""
     evidence = report.evidence()
     counts = first_of_day and not discounted
-    weight = (EVIDENCE_WEIGHTS[evidence] * (ANONYMOUS_WEIGHT if report.anonymous else 1.0)
-              * (NEW_CUSTOMER_WEIGHT if report.new_customer else 1.0)) if counts else 0.0
+    weight = round(SCORE_UNITS * EVIDENCE_WEIGHTS[evidence] * (ANONYMOUS_WEIGHT if report.anonymous else 1.0)
+                   * (NEW_CUSTOMER_WEIGHT if report.new_customer else 1.0)) if counts else 0
     verified = evidence == "verified"
     # A claim that points at fraud must come from customers the bank knows, not fresh ids.
     claim = counts and verified and not (report.anonymous or report.new_customer) and report.type_id == OFFER_EXPIRED
-    counters = (1, int(counts), weight, int(verified), int(verified and counts), weight if verified else 0.0,
+    counters = (1, int(counts), weight, int(verified), int(verified and counts), weight if verified else 0,
                 int(counts and evidence == "unverified"), int(counts and evidence == "away"),
                 int(first_of_day and discounted), int(claim))
     combos = {(0, ""), (report.type_id, ""), (0, report.city), (report.type_id, report.city)}

@@ -7,7 +7,7 @@ import pytest
 from backend.credentials import create_client
 from backend.models import Bank, CustomerDay, Feedback, MerchantDay, Outlet, utcnow
 from backend.ranking import Filters, merchant_leaderboard
-from backend.rollups import count_pending, rebuild_rollups
+from backend.rollups import SCORE_UNITS, count_pending, rebuild_rollups
 from support import make_report
 
 TODAY = date(2026, 6, 30)
@@ -134,7 +134,7 @@ def test_an_exact_position_with_implausible_accuracy_does_not_verify(catalog):
     day = MerchantDay.get(scope="all", feedback_type=0, city="", merchant=outlet.merchant, day=TODAY)
     # Known customers' spoofed-looking positions count as unverified; a fresh id's, not at all.
     assert (day.verified_customer_days, day.unverified_customer_days, day.discounted_customer_days, day.score) == (
-        1, 2, 1, 2.0)
+        1, 2, 1, 2 * SCORE_UNITS)
 
 
 def test_impossible_travel_between_outlets_is_unverified(catalog):

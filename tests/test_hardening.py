@@ -5,7 +5,9 @@ import socket
 import stat
 import subprocess
 import sys
+import urllib.error
 import urllib.parse
+import urllib.request
 
 import psycopg2
 import pytest
@@ -15,21 +17,27 @@ from support import DATA, ROOT, run_py, served, site_env
 ORIGIN = "https://bank.example"
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def site(request, tmp_path_factory):
-    """A served site with the test catalogue and one BANK1 client (API and widget)."""
-    tmp = tmp_path_factory.mktemp(f"hardening-{request.param}")
+def new_site(request, tmp, kind, database_name="hardening"):
+    """The environment of a site with the test catalogue, on SQLite or in a new PostgreSQL database."""
     env = site_env(tmp)
-    if request.param == "postgresql":
+    if kind == "postgresql":
         server_url = request.getfixturevalue("postgres_server")
         conn = psycopg2.connect(server_url)
         conn.autocommit = True
         with conn.cursor() as cursor:
-            cursor.execute("DROP DATABASE IF EXISTS hardening")
-            cursor.execute("CREATE DATABASE hardening")
+            cursor.execute(f"DROP DATABASE IF EXISTS {database_name}")
+            cursor.execute(f"CREATE DATABASE {database_name}")
         conn.close()
-        env["DATABASE_URL"] = server_url.rsplit("/", 1)[0] + "/hardening"
+        env["DATABASE_URL"] = server_url.rsplit("/", 1)[0] + "/" + database_name
     run_py(env, "import-catalog", str(DATA / "catalog.json"))
+    return env
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def site(request, tmp_path_factory):
+    """A served site with the test catalogue and one BANK1 client (API and widget)."""
+    tmp = tmp_path_factory.mktemp(f"hardening-{request.param}")
+    env = new_site(request, tmp, request.param)
     credentials = json.loads(run_py(env, "create-client", "--name", "First Bank app", "--bank", "BANK1",
                                     "--origin", ORIGIN, "--json"))
     with served(env, tmp / "server.log") as base:
@@ -236,3 +244,77 @@ def test_every_answer_says_nosniff(site):
     for path in ("/", "/healthz", "/static/site.css", "/widget.js", "/api?action=feedback_types", "/admin/login"):
         status, headers, _ = exchange(site, f"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
         assert status == 200 and headers["x-content-type-options"] == "nosniff", path
+
+
+# 16: live counters equal a recount, whatever the order reports arrive in.
+
+def counter_tables(env):
+    """Every counter row of the leaderboard's tables, in key order."""
+    queries = ["SELECT scope, feedback_type, city, day, merchant_id, reports, customer_days, score, verified_reports, "
+               "verified_customer_days, verified_score, unverified_customer_days, away_customer_days, "
+               "discounted_customer_days, expired_claims FROM merchantday ORDER BY 1, 2, 3, 4, 5",
+               "SELECT merchant_id, day, bank_id, user_id, network_id, anonymous, new_customer, discounted "
+               "FROM customerday ORDER BY 1, 2, 3, 4",
+               "SELECT merchant_id, day, bank_id, source FROM sourceday ORDER BY 1, 2, 3, 4",
+               "SELECT count(*) FROM feedback WHERE uncounted"]
+    url = env["DATABASE_URL"]
+    if url.startswith("sqlite:///"):
+        import sqlite3
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+            return [[tuple(str(value) for value in row) for row in conn.execute(query)] for query in queries]
+    with psycopg2.connect(url) as conn, conn.cursor() as cursor:
+        tables = []
+        for query in queries:
+            cursor.execute(query)
+            tables.append([tuple(str(value) for value in row) for row in cursor.fetchall()])
+        return tables
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_live_counters_equal_a_recount_under_concurrent_load(request, tmp_path, kind):
+    """8 workers take reports from 16 connections at once: the same customer ids at two
+    banks, customers travelling between outlets and positions, delayed reports, shared
+    devices and IPs, duplicates. Counted live, the counters must equal a recount exactly."""
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import datetime, timedelta, timezone
+
+    env = new_site(request, tmp_path, kind, "counters")
+    network = json.loads(run_py(env, "create-client", "--name", "Network app", "--network", "NET1", "--json"))
+    bank = json.loads(run_py(env, "create-client", "--name", "First Bank app", "--bank", "BANK1", "--json"))
+    now = datetime.now(timezone.utc)
+    rng = random.Random(16)
+    places = [("O1", (19.0597, 72.8295)), ("O1", (19.2, 72.9)), ("O2", None), ("O2", (19.0597, 72.8295)), ("O1", None)]
+
+    def one_report(n):
+        credentials, bank_code, offer = rng.choice([(network, "BANK1", "OF2"), (network, "BANK2", "OF2"),
+                                                    (bank, "BANK1", "OF1"), (bank, "BANK1", "OF3")])
+        outlet, position = rng.choice(places)
+        values = {"action": "user_feedback", "clientkey": credentials["clientkey"],
+                  "clientpass": credentials["clientpass"], "apikey": credentials["apikey"],
+                  "user_id": f"customer{rng.randrange(40)}@example.com", "feedback_type": str(rng.choice([1, 2, 3])),
+                  "offer_code": offer, "your_bank_code": bank_code, "outlet_code": outlet,
+                  "device_id": f"device{rng.randrange(12)}", "client_ip": f"10.0.0.{rng.randrange(8)}"}
+        if position:
+            values.update(user_latitude=str(position[0]), user_longitude=str(position[1]), user_accuracy="12")
+        if rng.random() < 0.3:
+            values["reported_at"] = (now - timedelta(days=rng.randrange(6), hours=rng.randrange(24))).isoformat()
+        return urllib.parse.urlencode(values)
+
+    queries = [one_report(n) for n in range(600)]
+    with served(env, tmp_path / "server.log", workers=8) as base:
+        def send(query):
+            try:
+                with urllib.request.urlopen(f"{base}/api?{query}", timeout=30) as response:
+                    return response.status
+            except urllib.error.HTTPError as error:
+                return error.code, json.loads(error.read())["message"]
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            assert set(pool.map(send, queries)) == {200}
+    # What the workers had not counted yet when the server stopped is counted as they would.
+    subprocess.run([sys.executable, "-c", "from backend.cli import ready_app; from backend.rollups import count_pending; "
+                    "ready_app(); count_pending()"], cwd=ROOT, env=env, check=True)
+    live = counter_tables(env)
+    assert live[3] == [("0",)] and len(live[0]) > 100 and len(live[1]) > 50
+    run_py(env, "rebuild-rollups")
+    assert counter_tables(env) == live
