@@ -305,4 +305,7 @@ def serve(host, port, workers, demo):
         _start_demo(app, host, port, base_url)
     # The workers are forked next: each opens its own connection on first request.
     database.close()
-    serve_with_gunicorn(app, host, port, workers)
+    try:
+        serve_with_gunicorn(app, host, port, workers)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None

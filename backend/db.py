@@ -71,16 +71,14 @@ def exclusive(name, timeout=None):
             yield timeout is None or _within(timeout, lambda: database.execute_sql(
                 "SELECT pg_try_advisory_xact_lock(%s)", (lock_id(name),)).fetchone()[0])
         return
-    lock_file = _lock_file(database.database, name)
-    if timeout is None:
-        fcntl.flock(lock_file, fcntl.LOCK_EX)
-    elif not _within(timeout, lambda: _try_flock(lock_file)):
+    lock = _file_lock(database.database, name)
+    if not lock.acquire(timeout):
         yield False
         return
     try:
         yield True
     finally:
-        fcntl.flock(lock_file, fcntl.LOCK_UN)
+        lock.release()
 
 
 def _try_flock(lock_file):
@@ -147,15 +145,42 @@ def write_transaction(key):
             _writing.depth = 0
 
 
+class FileLock:
+    """An exclusive lock on a file beside a SQLite database, among processes and threads:
+    flock belongs to the open file, which a process's threads share, so they first take a
+    lock of their own."""
+
+    def __init__(self, path):
+        self.file = open(path, "a")  # noqa: SIM115  (kept for the process's life)
+        self.threads = threading.Lock()
+
+    def acquire(self, timeout=None):
+        """Whether the lock was taken: always when timeout is None, else within timeout seconds."""
+        if timeout is None:
+            self.threads.acquire()
+            fcntl.flock(self.file, fcntl.LOCK_EX)
+            return True
+        started = time.monotonic()
+        if not self.threads.acquire(timeout=timeout):
+            return False
+        if _within(max(0.0, timeout - (time.monotonic() - started)), lambda: _try_flock(self.file)):
+            return True
+        self.threads.release()
+        return False
+
+    def release(self):
+        fcntl.flock(self.file, fcntl.LOCK_UN)
+        self.threads.release()
+
+
 @functools.cache
-def _lock_file(database_path, name):
-    """A lock file beside a SQLite database, opened once per process (kept for its life)."""
-    return open(f"{database_path}-{name}.lock", "a")  # noqa: SIM115
+def _file_lock(database_path, name):
+    return FileLock(f"{database_path}-{name}.lock")
 
 
-# flock belongs to the open file, which a forked child would share with its parent: a
-# child opens its own.
-os.register_at_fork(after_in_child=_lock_file.cache_clear)
+# A forked child would share its parent's open file (and flock), and might copy a thread
+# lock another thread held: a child makes its own.
+os.register_at_fork(after_in_child=_file_lock.cache_clear)
 
 
 def _connect():

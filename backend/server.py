@@ -17,8 +17,10 @@ from gunicorn.glogging import Logger
 from gunicorn.http import errors as http_errors
 from gunicorn.http.body import LengthReader
 from gunicorn.http.wsgi import Response, default_environ
+from gunicorn.workers.gthread import ThreadWorker as ThreadWorkerBase
 from gunicorn.workers.sync import SyncWorker
 
+from .config import SettingsError
 from .db import WRITER_LOCK, exclusive, sqlite_path
 
 # Secrets (clientpass, apikey) and customers' data (ids, positions, comments) arrive in
@@ -61,7 +63,34 @@ class RedactingLogger(Logger):
                              redact(environ.get("HTTP_REFERER", "-")), environ.get("HTTP_USER_AGENT", "-"))
 
 
-class PromptSyncWorker(SyncWorker):
+class JsonProtocolErrors:
+    """For gunicorn workers: a request gunicorn could not parse gets the API's JSON error
+    shape, and the log names the fault's kind only (gunicorn's own page and log line echo
+    the request line, secrets included)."""
+
+    def handle_error(self, req, client, addr, exc):
+        status, code, message = protocol_error(exc)
+        peer = addr[0] if addr else ""
+        if status >= 500:
+            where = f"{req.method} {req.path}" if req is not None and getattr(req, "path", None) else "(not read)"
+            self.log.exception("Error handling request %s", where)
+        else:
+            self.log.warning("Invalid request from ip=%s: %s", peer, type(exc).__name__)
+        if req is not None:
+            environ = default_environ(req, client, self.cfg)
+            environ["REMOTE_ADDR"] = peer
+            response = Response(req, client, self.cfg)
+            response.status = str(status)
+            self.log.access(response, req, environ, 0)
+        body = json.dumps({"status": "error", "error": code, "message": message, "fields": []}).encode()
+        try:
+            client.sendall(f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nConnection: close\r\n"
+                           f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+        except OSError:
+            pass
+
+
+class PromptSyncWorker(JsonProtocolErrors, SyncWorker):
     """gunicorn's sync worker, which neither waits for a request that does not come nor
     for the client to hang up after its answer.
 
@@ -95,31 +124,6 @@ class PromptSyncWorker(SyncWorker):
         reader = req.body.reader
         if isinstance(reader, LengthReader) and reader.length == 0 and not select.select([client], [], [], 0)[0]:
             client.close()
-
-
-    def handle_error(self, req, client, addr, exc):
-        """A request gunicorn could not parse gets the API's JSON error shape, and the log
-        names the fault's kind only: gunicorn's own page and log line echo the request line,
-        secrets included."""
-        status, code, message = protocol_error(exc)
-        peer = addr[0] if addr else ""
-        if status >= 500:
-            where = f"{req.method} {req.path}" if req is not None and getattr(req, "path", None) else "(not read)"
-            self.log.exception("Error handling request %s", where)
-        else:
-            self.log.warning("Invalid request from ip=%s: %s", peer, type(exc).__name__)
-        if req is not None:
-            environ = default_environ(req, client, self.cfg)
-            environ["REMOTE_ADDR"] = peer
-            response = Response(req, client, self.cfg)
-            response.status = str(status)
-            self.log.access(response, req, environ, 0)
-        body = json.dumps({"status": "error", "error": code, "message": message, "fields": []}).encode()
-        try:
-            client.sendall(f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nConnection: close\r\n"
-                           f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
-        except OSError:
-            pass
 
 
 def protocol_error(exc):
@@ -197,18 +201,38 @@ def checkpoint(connection, restart_above_pages):
     return wal_pages
 
 
+class ThreadWorker(JsonProtocolErrors, ThreadWorkerBase):
+    """gunicorn's gthread worker: connections wait in a poller, not in a worker, until their
+    request arrives, and each request has a thread of its own. A phone on a slow network
+    (a request started seconds after connecting, headers sent a line a second) holds one
+    thread, not the worker, and gets its answer."""
+
+
+WORKER_CLASSES = {"gthread": ThreadWorker, "sync": PromptSyncWorker}
+
+
 def default_workers():
-    """WEB_CONCURRENCY, else one sync worker per core: ingest is CPU-bound and SQLite
-    takes one writer at a time, so more workers only add switching (bench/ingest.py)."""
+    """WEB_CONCURRENCY, else one worker per core: ingest is CPU-bound and SQLite takes one
+    writer at a time, so more workers only add switching (bench/ingest.py)."""
     return int(os.environ.get("WEB_CONCURRENCY", max(2, os.cpu_count() or 2)))
 
 
+def worker_settings():
+    """WORKER_CLASS (gthread, the default; or sync, for a buffering proxy in front) and
+    WORKER_THREADS, threads per gthread worker (docs/operations.md has the figures)."""
+    name = os.environ.get("WORKER_CLASS", "gthread")
+    if name not in WORKER_CLASSES:
+        raise SettingsError(f"WORKER_CLASS must be one of {', '.join(WORKER_CLASSES)}, not {name!r}.")
+    threads = int(os.environ.get("WORKER_THREADS", 4)) if name == "gthread" else 1
+    return {"worker_class": WORKER_CLASSES[name], "threads": threads}
+
+
 def serve(app, host, port, workers=None, accesslog="-"):
-    """Serve app with sync workers (steadier than threads for SQLite writes)."""
+    """Serve app with gunicorn's workers as worker_settings() chooses."""
     options = {
+        **worker_settings(),
         "bind": f"{host}:{port}",
         "workers": workers or default_workers(),
-        "worker_class": PromptSyncWorker,
         "accesslog": accesslog,
         "logger_class": RedactingLogger,
         # gunicorn's largest limit (0, unlimited, parses long lines in quadratic time: a

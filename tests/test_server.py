@@ -259,3 +259,54 @@ def test_server_error_is_json_without_internals(server):
                                     "message": "The server could not answer; try again later.", "fields": []})
     log = server["log"].read_text()
     assert "Unhandled error on GET /api" in log and server["credentials"]["clientpass"] not in log
+
+
+def test_slow_clients_get_answers_and_hold_up_no_one(server):
+    """Phones on slow networks, straight to the server (no proxy in front): four send their
+    headers a line a second, one connects and asks 3 s later. All are answered, and other
+    requests are answered meanwhile (2 workers: sync workers would be held by the first two)."""
+    address = urllib.parse.urlsplit(server["base"])
+    finished = []
+
+    def slow_client(lines, pause):
+        with socket.create_connection((address.hostname, address.port), timeout=30) as connection:
+            for line in lines:
+                time.sleep(pause)
+                connection.sendall(line)
+            answer = b""
+            while chunk := connection.recv(4096):
+                answer += chunk
+        finished.append(answer.split(b"\r\n", 1)[0])
+
+    trickle = [b"GET /healthz HTTP/1.1\r\n", b"Host: test\r\n", b"X-Slow: 1\r\n", b"Connection: close\r\n", b"\r\n"]
+    late = [b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"]
+    threads = [threading.Thread(target=slow_client, args=(trickle, 1)) for _ in range(4)]
+    threads.append(threading.Thread(target=slow_client, args=(late, 3)))
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)  # every slow client has connected and started
+    for _ in range(5):
+        assert http(server, {"action": "feedback_types"})[0] == 200
+    assert finished == []  # the others were answered while every slow client was still sending
+    for thread in threads:
+        thread.join()
+    assert finished == [b"HTTP/1.1 200 OK"] * 5
+
+
+def test_the_sync_worker_class_for_a_proxy_in_front(tmp_path):
+    """WORKER_CLASS=sync (docs/operations.md): reports and protocol errors as with gthread."""
+    env = {**site_env(tmp_path), "WORKER_CLASS": "sync"}
+    run_py(env, "import-catalog", str(DATA / "catalog.json"))
+    credentials = json.loads(run_py(env, "create-client", "--name", "Sync", "--bank", "BANK1", "--json"))
+    with served(env, tmp_path / "server.log") as base:
+        site = {"base": base, "credentials": credentials}
+        assert http(site, report(site))[0] == 200
+        address = urllib.parse.urlsplit(base)
+        with socket.create_connection((address.hostname, address.port), timeout=10) as connection:
+            connection.sendall(b"get /api HTTP/1.1\r\nHost: test\r\n\r\n")
+            assert connection.recv(4096).endswith(b'"error": "method_not_allowed", '
+                                                  b'"message": "Use GET or POST (in capitals).", "fields": []}')
+    assert "Using worker: PromptSyncWorker" in (tmp_path / "server.log").read_text()
+    result = subprocess.run([sys.executable, "run.py", "serve", "--port", "1"], cwd=ROOT, capture_output=True,
+                            text=True, env={**env, "WORKER_CLASS": "eventlet"})
+    assert result.returncode == 1 and "WORKER_CLASS must be one of gthread, sync" in result.stderr
