@@ -1,6 +1,9 @@
 """Admin sessions, log-in lock-out and error pages through the real server (run.py serve,
 gunicorn, several workers) on SQLite and PostgreSQL, over plain HTTP."""
 import itertools
+import json
+import urllib.parse
+import urllib.request
 import os
 import sqlite3
 import subprocess
@@ -223,6 +226,44 @@ def test_error_pages_are_the_sites_own(site, method, path, status, title):
 def test_api_errors_stay_json(site):
     answer = AdminBrowser(site.base).get("/api/no-such-path")
     assert answer.status == 404 and answer.headers["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize("next_path", ["//[", "/%0D%0AX:1", "/admin/%00", "https://evil.example/"])
+def test_login_with_a_strange_next_goes_to_the_leaderboard(site, next_path):
+    browser = AdminBrowser(site.base)
+    email = new_admin(site)
+    token = browser.csrf_token(f"/admin/login?next={next_path}")
+    answer = browser.request("POST", f"/admin/login?next={next_path}",
+                             {"email": email, "password": PASSWORD, "csrf_token": token})
+    assert (answer.status, answer.headers["Location"]) == (302, "/admin/leaderboard")
+
+
+def test_out_of_range_ids_and_dates_and_hostile_codes_answer_without_a_500(site):
+    catalog = site.tmp / "evil-catalog.json"
+    catalog.write_text(json.dumps({
+        "merchants": [{"code": 'EVIL.html"; x="', "name": "Evil"}],
+        "outlets": [{"code": "EVIL-1", "merchant": 'EVIL.html"; x="', "name": "Evil outlet", "city": "Pune"}],
+        "offers": [{"code": "EVIL-OF", "title": "Evil offer", "bank": "BANK1", "merchant": 'EVIL.html"; x="',
+                    "valid_from": "2020-01-01", "valid_to": "2099-12-31"}]}))
+    run_py(site.env, "import-catalog", str(catalog))
+    client = json.loads(run_py(site.env, "create-client", "--name", "Evil test", "--bank", "BANK1", "--json"))
+    query = urllib.parse.urlencode({"action": "user_feedback", "user_id": "c1", "feedback_type": "1",
+                                    "offer_code": "EVIL-OF", "your_bank_code": "BANK1", "outlet_code": "EVIL-1",
+                                    **{key: client[key] for key in ("clientkey", "clientpass", "apikey")}})
+    with urllib.request.urlopen(f"{site.base}/api?{query}", timeout=10) as answer:
+        assert answer.status == 200
+    merchant_id = db_execute(site.url, "SELECT id FROM merchant WHERE name = 'Evil'")[0]
+    email = next(emails)
+    run_py(site.env, "create-admin", "--email", email, "--password", PASSWORD, "--scope", "platform")
+    browser = logged_in(site, email)
+    for path in ("/admin/merchants/9223372036854775808", "/admin/merchants/9223372036854775808/reports.csv"):
+        assert browser.get(path).status == 404, path
+    answer = browser.get("/admin/leaderboard?period=custom&start=9999-12-31&end=9999-12-31")
+    assert answer.status == 400 and "Choose dates before the year 3000." in answer.text
+    answer = browser.get(f"/admin/merchants/{merchant_id}/reports.csv")
+    disposition = answer.headers["Content-Disposition"]
+    assert answer.status == 200 and disposition.startswith('attachment; filename="EVIL.html___x__-reports-')
+    assert disposition.count('"') == 2 and ";" not in disposition.split("filename=")[1]
 
 
 def test_a_server_fault_is_the_sites_own_500_page_without_details(site):
