@@ -1,4 +1,5 @@
 """Per-worker caches for the read-mostly look-ups each API request makes."""
+import threading
 import time
 
 from .credentials import load_credentials
@@ -15,6 +16,7 @@ class TTLCache:
         self.clock = clock
         self.max_items = max_items
         self._items = {}
+        self._changing = threading.Lock()  # a worker's threads share the cache
 
     def get(self, key, load, fresh=False):
         """The cached value for key, else (or when fresh) load(), kept only when not None."""
@@ -24,10 +26,11 @@ class TTLCache:
             return hit[1]
         value = load()
         if value is not None and self.seconds > 0:
-            self._items.pop(key, None)
-            if len(self._items) >= self.max_items:
-                del self._items[next(iter(self._items))]
-            self._items[key] = (now + self.seconds, value)
+            with self._changing:
+                self._items.pop(key, None)
+                if len(self._items) >= self.max_items:
+                    del self._items[next(iter(self._items))]
+                self._items[key] = (now + self.seconds, value)
         return value
 
 
