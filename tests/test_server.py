@@ -78,6 +78,8 @@ def test_post_form_and_json(server):
     [
         ({"user_id": None, "outlet_code": None}, 400, "missing_value"),
         ({"user_latitude": "NaN"}, 400, "invalid_value"),
+        ({"user_latitude": "\uff11\uff19.05", "user_longitude": "72.8"}, 400, "invalid_value"),  # full-width digits
+        ({"user_accuracy": "1_5"}, 400, "invalid_value"),
         ({"action": "drop"}, 400, "unknown_action"),
         ({"apikey": "stolen"}, 401, "invalid_credentials"),
         ({"your_bank_code": "BANK2", "offer_code": "OF2"}, 403, "not_allowed"),
