@@ -252,6 +252,18 @@ def test_access_log_has_no_secrets(server):
         assert value not in log
 
 
+def test_secret_names_spelt_with_percent_escapes_are_redacted(server):
+    """The app decodes parameter names ("%63lientpass" is clientpass): the log must too."""
+    params = report(server, user_id="escaped@example.com")
+    query = urllib.parse.urlencode(params).replace("clientpass=", "%63lient%70ass=").replace("apikey=", "%61pikey=")
+    assert http(server, query=query)[0] == 200
+    log = server["log"].read_text()
+    line = next(line for line in log.splitlines() if "%63lient%70ass=" in line)
+    assert "%63lient%70ass=[REDACTED]" in line and "%61pikey=[REDACTED]" in line, line
+    assert server["credentials"]["clientpass"] not in log
+    assert server["credentials"]["apikey"] not in log
+
+
 def test_server_error_is_json_without_internals(server):
     """Runs last in this module: it breaks the database on purpose."""
     with sqlite3.connect(server["db"]) as conn:
