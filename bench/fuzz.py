@@ -8,7 +8,7 @@ percent escapes, duplicates, methods, paths, query/form/multipart/JSON/chunked b
 bytes, deep JSON). Prints a status histogram, the 5xx count, and the server log's leaks of
 the client's clientpass and apikey (raw or percent-encoded, which must never be there);
 exits 1 on any 5xx, request without an answer, or leak. A failing request is written out
-(secrets replaced) to fuzz-failures.txt in the site folder, which is kept.
+(secrets replaced) to fuzz-failures.txt in the site folder, kept when the run fails.
 Usage: .venv/bin/python bench/fuzz.py [--requests 100000] [--clients 4] [--workers 4] [--seed 1]
 """
 import argparse
@@ -17,6 +17,7 @@ import json
 import multiprocessing
 import random
 import re
+import shutil
 import socket
 import sys
 import tempfile
@@ -300,7 +301,9 @@ def main():
         (folder / "fuzz-failures.txt").write_text(text)
         print(f"failing requests (secrets replaced): {folder / 'fuzz-failures.txt'}")
     ok = not server_errors and not statuses[0] and not leaked and not tracebacks
-    print("OK" if ok else "FAILED")
+    print("OK" if ok else f"FAILED (site and server log kept in {folder})")
+    if ok:
+        shutil.rmtree(folder, ignore_errors=True)
     return 0 if ok else 1
 
 

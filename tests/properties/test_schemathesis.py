@@ -82,6 +82,10 @@ def test_api_honours_its_openapi_description(case, fuzzed_site):
     case.call_and_validate(base_url=fuzzed_site["base"], checks=CHECKS, timeout=10)
 
 
+def test_the_description_is_valid_openapi_3_1():
+    schema.validate()  # against the OpenAPI 3.1 meta-schema
+
+
 def test_the_server_serves_this_description(fuzzed_site):
     with urllib.request.urlopen(fuzzed_site["base"] + "/api/openapi.json", timeout=10) as answer:
         assert (answer.status, answer.headers["Content-Type"]) == (200, "application/json")
