@@ -95,17 +95,13 @@ STRINGS = {"user_id": 254, "comment": 1000, "offer_code": 64, "your_bank_code": 
 @given(st.sampled_from(sorted(STRINGS)), TEXT)
 def test_strings_are_trimmed_bounded_and_free_of_control_characters(name, text):
     valid, form, missing, invalid = parsed(UserFeedbackForm, {**VALID_REPORT, name: text})
-    value = text.strip()
+    value = text.strip(" \t\n\r")  # only spaces, tabs and line ends are trimmed
     allowed = {"\t", "\n", "\r"} if name == "comment" else set()
-    if text.strip(" \t\n\r") != value:
-        # Trimmed characters other than spaces, tabs and newlines (\x1c, \x85, U+3000): issue 10
-        # item 7 would refuse them; trimmed, as yet. Either way, never stored.
-        assert name in invalid or name in missing or form[name].data == value
-    elif not value:
-        assert (name in missing) if name in VALID_REPORT else valid
+    if not value.strip():
+        assert (name in missing) if name in VALID_REPORT else (valid or name in invalid)
     elif len(value) > STRINGS[name] or any(CONTROL.match(c) and c not in allowed for c in value):
         assert name in invalid
-    elif "\ufffd" not in value:
+    else:
         assert valid, invalid
         assert form[name].data == value
 
