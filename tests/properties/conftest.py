@@ -36,9 +36,9 @@ def pytest_exception_interact(node, call, report):
     scrub(report)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def fuzzed_site(tmp_path_factory):
-    """The real server (gunicorn) on a SQLite site with the test catalogue, a BANK1 client and
+    """The real server (gunicorn, stopped after the module) on a SQLite site with the test catalogue, a BANK1 client and
     four customers' reports at merchant M1 (enough for the leaderboard to rank it)."""
     tmp = tmp_path_factory.mktemp("fuzzed-site")
     env = site_env(tmp)
