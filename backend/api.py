@@ -1,6 +1,7 @@
 """The documented Offers Feedback HTTP API at /api: one JSON answer shape for everything."""
 import json
 from datetime import timedelta
+from pathlib import Path
 
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.datastructures import MultiDict
@@ -237,6 +238,16 @@ def api():
         return ACTIONS[action](params)
     except ApiError as exc:
         return error_response(exc.code, exc.message, exc.fields)
+
+
+# The OpenAPI 3.1 description of /api (tests/test_openapi.py keeps it in step with the code).
+OPENAPI_DOCUMENT = (Path(__file__).parent / "openapi.json").read_bytes()
+
+
+@bp.get("/api/openapi.json", provide_automatic_options=False)
+def openapi_document():
+    """The machine-readable contract of /api, for code generators and schemathesis."""
+    return current_app.response_class(OPENAPI_DOCUMENT, mimetype="application/json")
 
 
 HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}

@@ -78,6 +78,8 @@ def test_post_form_and_json(server):
     [
         ({"user_id": None, "outlet_code": None}, 400, "missing_value"),
         ({"user_latitude": "NaN"}, 400, "invalid_value"),
+        ({"user_latitude": "\uff11\uff19.05", "user_longitude": "72.8"}, 400, "invalid_value"),  # full-width digits
+        ({"user_accuracy": "1_5"}, 400, "invalid_value"),
         ({"action": "drop"}, 400, "unknown_action"),
         ({"apikey": "stolen"}, 401, "invalid_credentials"),
         ({"your_bank_code": "BANK2", "offer_code": "OF2"}, 403, "not_allowed"),
@@ -248,6 +250,18 @@ def test_access_log_has_no_secrets(server):
     assert line.count(f"clientkey={params['clientkey']}") == 2 and line.count("outlet_code=O1") == 2
     for value in (server["credentials"]["clientpass"], server["credentials"]["apikey"], "logged"):
         assert value not in log
+
+
+def test_secret_names_spelt_with_percent_escapes_are_redacted(server):
+    """The app decodes parameter names ("%63lientpass" is clientpass): the log must too."""
+    params = report(server, user_id="escaped@example.com")
+    query = urllib.parse.urlencode(params).replace("clientpass=", "%63lient%70ass=").replace("apikey=", "%61pikey=")
+    assert http(server, query=query)[0] == 200
+    log = server["log"].read_text()
+    line = next(line for line in log.splitlines() if "%63lient%70ass=" in line)
+    assert "%63lient%70ass=[REDACTED]" in line and "%61pikey=[REDACTED]" in line, line
+    assert server["credentials"]["clientpass"] not in log
+    assert server["credentials"]["apikey"] not in log
 
 
 def test_server_error_is_json_without_internals(server):
