@@ -67,9 +67,11 @@ def request_params():
 
 
 # JSON numbers are taken where the parameter is a number (a feedback type's id among them),
-# true and false for verified_only; everything else must be a string. null is "not given".
-JSON_NUMBERS = frozenset({"user_latitude", "user_longitude", "user_accuracy", "feedback_type", "period", "limit"})
+# true and false for verified_only; the other parameters must be strings. null is "not
+# given"; keys that are no parameter are ignored, as in a query string.
+JSON_NUMBERS = frozenset({"user_latitude", "user_longitude", "user_accuracy", "feedback_type", "limit"})
 JSON_BOOLEANS = frozenset({"verified_only"})
+PARAMETERS = frozenset({"action"} | {field.name for form in (UserFeedbackForm, LeaderboardForm) for field in form()})
 
 
 def _not_json(constant):
@@ -90,6 +92,8 @@ def json_params(body):
         if not _encodable(key) or (isinstance(value, str) and not _encodable(value)):
             # "\ud800": JSON can spell a lone surrogate, which is no text at all.
             raise ApiError("invalid_value", f"Invalid value for {name}: is not valid UTF-8.", [name])
+        if key not in PARAMETERS:
+            continue
         if isinstance(value, bool) and key in JSON_BOOLEANS:
             value = "true" if value else "false"
         elif isinstance(value, (int, float)) and not isinstance(value, bool) and key in JSON_NUMBERS:

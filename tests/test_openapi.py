@@ -40,6 +40,10 @@ def test_is_openapi_3_1_and_linked_from_the_docs():
     assert "/api/openapi.json" in API_DOC
 
 
+# Answered by the HTTP server before the app sees the request (backend/server.py protocol_error).
+SERVER_STATUSES = {414: "payload_too_large"}
+
+
 def test_every_error_code_has_its_status():
     documented = {}
     for _path, _method, operation in operations():
@@ -47,7 +51,8 @@ def test_every_error_code_has_its_status():
             schema = resolved(resolved(response)["content"]["application/json"]["schema"])
             for part in schema.get("allOf", []):
                 for code in part.get("properties", {}).get("error", {}).get("enum", []):
-                    assert documented.setdefault(code, int(status)) == int(status), code
+                    if SERVER_STATUSES.get(int(status)) != code:
+                        assert documented.setdefault(code, int(status)) == int(status), code
     assert documented == ERROR_STATUS
     assert set(SCHEMAS["Error"]["properties"]["error"]["enum"]) == set(ERROR_STATUS)
 
@@ -59,7 +64,10 @@ def test_error_examples_match_their_status():
             if value["status"] == "error":
                 status = next(int(s) for _p, _m, op in operations() for s, r in op["responses"].items()
                               if r.get("$ref", "").endswith("/" + name))
-                assert ERROR_STATUS[value["error"]] == status, (name, value)
+                if status in SERVER_STATUSES:
+                    assert value["error"] == SERVER_STATUSES[status], (name, value)
+                else:
+                    assert ERROR_STATUS[value["error"]] == status, (name, value)
                 assert_keys_match(value, SCHEMAS["Error"])
 
 
