@@ -25,26 +25,40 @@ def _pg_bin(name):
     return found[-1]
 
 
+class PostgresCluster:
+    """A throwaway PostgreSQL cluster in a temp dir on a free local port (stop() removes it)."""
+
+    def __init__(self):
+        self.root = Path(tempfile.mkdtemp(prefix="offers-feedback-pg-"))
+        self.datadir = self.root / "data"
+        # PostgreSQL refuses to run as root; CI is root, so run it as the postgres user there.
+        self.as_owner = []
+        if os.geteuid() == 0:
+            self.as_owner = ["runuser", "-u", "postgres", "--"]
+            shutil.chown(self.root, "postgres")
+            self.root.chmod(0o700)
+        self.port = free_port()
+        subprocess.run(self.as_owner + [_pg_bin("initdb"), "-D", str(self.datadir), "-A", "trust", "-U", "postgres",
+                                        "--no-sync", "-E", "UTF8"], check=True, capture_output=True)
+        self.pg_ctl("start")
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def pg_ctl(self, action, *args):
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
+        subprocess.run(self.as_owner + [_pg_bin("pg_ctl"), "-D", str(self.datadir), "-o", options,
+                                        "-l", str(self.root / "log"), "-w", action, *args], check=True, capture_output=True)
+
+    def stop(self):
+        self.pg_ctl("stop", "-m", "immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def postgres_server():
-    """A throwaway PostgreSQL cluster in a temp dir on a free local port, stopped afterwards."""
-    root = Path(tempfile.mkdtemp(prefix="offers-feedback-pg-"))
-    datadir = root / "data"
-    # PostgreSQL refuses to run as root; CI is root, so run it as the postgres user there.
-    as_owner = []
-    if os.geteuid() == 0:
-        as_owner = ["runuser", "-u", "postgres", "--"]
-        shutil.chown(root, "postgres")
-        root.chmod(0o700)
-    port = free_port()
-    subprocess.run(as_owner + [_pg_bin("initdb"), "-D", str(datadir), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"],
-                   check=True, capture_output=True)
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
-    subprocess.run(as_owner + [_pg_bin("pg_ctl"), "-D", str(datadir), "-o", options, "-l", str(root / "log"), "-w", "start"],
-                   check=True, capture_output=True)
-    yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    subprocess.run(as_owner + [_pg_bin("pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"], capture_output=True)
-    shutil.rmtree(root, ignore_errors=True)
+    """A throwaway PostgreSQL cluster's URL, for the whole session."""
+    cluster = PostgresCluster()
+    yield cluster.url
+    cluster.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -318,3 +318,26 @@ def test_live_counters_equal_a_recount_under_concurrent_load(request, tmp_path, 
     assert live[3] == [("0",)] and len(live[0]) > 100 and len(live[1]) > 50
     run_py(env, "rebuild-rollups")
     assert counter_tables(env) == live
+
+
+# 17: a PostgreSQL restart costs no request once the database is back.
+
+def test_no_request_fails_after_a_postgresql_restart(tmp_path):
+    from conftest import PostgresCluster
+
+    cluster = PostgresCluster()  # its own: the restart cuts every connection to it
+    try:
+        env = {**site_env(tmp_path), "DATABASE_URL": cluster.url}
+        run_py(env, "import-catalog", str(DATA / "catalog.json"))
+        credentials = json.loads(run_py(env, "create-client", "--name", "Restart", "--bank", "BANK1", "--json"))
+        with served(env, tmp_path / "server.log") as base:
+            site = {"base": base, "credentials": credentials}
+            for n in range(8):  # every worker (and thread) holds a connection
+                assert api_answer(site, query=urllib.parse.urlencode(params(site, user_id=f"before{n}"))) \
+                    == (200, "success")
+            cluster.pg_ctl("restart", "-m", "fast")
+            answers = [api_answer(site, query=urllib.parse.urlencode(params(site, user_id=f"after{n}")))
+                       for n in range(16)]
+        assert answers == [(200, "success")] * 16
+    finally:
+        cluster.stop()
