@@ -1,10 +1,4 @@
 """Fixtures: an app on a real SQLite file or a real throwaway PostgreSQL server, with a test catalogue."""
-import glob
-import os
-import shutil
-import subprocess
-import tempfile
-from pathlib import Path
 
 import psycopg2
 import pytest
@@ -14,43 +8,8 @@ from backend.catalog import import_catalog, read_catalog
 from backend.credentials import create_client
 from backend.db import database
 from backend.models import Bank, Network, create_tables, utcnow
-from support import DATA, free_port
+from support import DATA, PostgresCluster
 
-
-
-def _pg_bin(name):
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    if not found:
-        pytest.fail("PostgreSQL server binaries not found: run `make setup` (installs Debian's postgresql).")
-    return found[-1]
-
-
-class PostgresCluster:
-    """A throwaway PostgreSQL cluster in a temp dir on a free local port (stop() removes it)."""
-
-    def __init__(self):
-        self.root = Path(tempfile.mkdtemp(prefix="offers-feedback-pg-"))
-        self.datadir = self.root / "data"
-        # PostgreSQL refuses to run as root; CI is root, so run it as the postgres user there.
-        self.as_owner = []
-        if os.geteuid() == 0:
-            self.as_owner = ["runuser", "-u", "postgres", "--"]
-            shutil.chown(self.root, "postgres")
-            self.root.chmod(0o700)
-        self.port = free_port()
-        subprocess.run(self.as_owner + [_pg_bin("initdb"), "-D", str(self.datadir), "-A", "trust", "-U", "postgres",
-                                        "--no-sync", "-E", "UTF8"], check=True, capture_output=True)
-        self.pg_ctl("start")
-        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-
-    def pg_ctl(self, action, *args):
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
-        subprocess.run(self.as_owner + [_pg_bin("pg_ctl"), "-D", str(self.datadir), "-o", options,
-                                        "-l", str(self.root / "log"), "-w", action, *args], check=True, capture_output=True)
-
-    def stop(self):
-        self.pg_ctl("stop", "-m", "immediate")
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

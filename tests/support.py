@@ -1,13 +1,18 @@
-"""Helpers shared by the test suites: free ports, run.py, and a served app."""
+"""Helpers shared by the test suites: free ports, run.py, a served app, a PostgreSQL cluster."""
+import glob
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import timedelta
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent
@@ -77,3 +82,38 @@ def make_report(*, when, user="asha@example.com", bank="BANK1", offer="OF1", out
                            feedback_type=FeedbackType.get_by_id(type_id), user_id=user, now=when,
                            rules=Rules(150, timedelta(hours=24)), latitude=latitude, longitude=longitude,
                            accuracy_m=accuracy if position else None, **extra)
+
+
+def _pg_bin(name):
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if not found:
+        pytest.fail("PostgreSQL server binaries not found: run `make setup` (installs Debian's postgresql).")
+    return found[-1]
+
+
+class PostgresCluster:
+    """A throwaway PostgreSQL cluster in a temp dir on a free local port (stop() removes it)."""
+
+    def __init__(self):
+        self.root = Path(tempfile.mkdtemp(prefix="offers-feedback-pg-"))
+        self.datadir = self.root / "data"
+        # PostgreSQL refuses to run as root; CI is root, so run it as the postgres user there.
+        self.as_owner = []
+        if os.geteuid() == 0:
+            self.as_owner = ["runuser", "-u", "postgres", "--"]
+            shutil.chown(self.root, "postgres")
+            self.root.chmod(0o700)
+        self.port = free_port()
+        subprocess.run(self.as_owner + [_pg_bin("initdb"), "-D", str(self.datadir), "-A", "trust", "-U", "postgres",
+                                        "--no-sync", "-E", "UTF8"], check=True, capture_output=True)
+        self.pg_ctl("start")
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def pg_ctl(self, action, *args):
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
+        subprocess.run(self.as_owner + [_pg_bin("pg_ctl"), "-D", str(self.datadir), "-o", options,
+                                        "-l", str(self.root / "log"), "-w", action, *args], check=True, capture_output=True)
+
+    def stop(self):
+        self.pg_ctl("stop", "-m", "immediate")
+        shutil.rmtree(self.root, ignore_errors=True)

@@ -12,7 +12,7 @@ import urllib.request
 import psycopg2
 import pytest
 
-from support import DATA, ROOT, run_py, served, site_env
+from support import DATA, ROOT, PostgresCluster, run_py, served, site_env
 
 ORIGIN = "https://bank.example"
 
@@ -323,8 +323,6 @@ def test_live_counters_equal_a_recount_under_concurrent_load(request, tmp_path, 
 # 17: a PostgreSQL restart costs no request once the database is back.
 
 def test_no_request_fails_after_a_postgresql_restart(tmp_path):
-    from conftest import PostgresCluster
-
     cluster = PostgresCluster()  # its own: the restart cuts every connection to it
     try:
         env = {**site_env(tmp_path), "DATABASE_URL": cluster.url}
