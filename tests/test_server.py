@@ -118,27 +118,34 @@ def test_the_wal_starts_over_under_a_steady_stream_of_writes(tmp_path):
     writer = subprocess.Popen([sys.executable, "-c", WRITER.format(url=f"sqlite:///{path}")], cwd=ROOT)
     checker = sqlite3.connect(path, isolation_level=None)
 
-    def wal_lengths(restart_above_pages, times=25):
+    def wal_lengths(restart_above_pages, until):
+        """WAL lengths seen by checkpoints, until until(lengths) (at most 5,000 checkpoints)."""
         lengths = []
-        while len(lengths) < times:
-            time.sleep(0.02)
+        for _ in range(5000):
+            time.sleep(0.01)
             length = checkpoint(checker, restart_above_pages)
             if length >= 0:  # -1: SQLite was busy (a loaded machine); not a length
                 lengths.append(length)
+            if lengths and until(lengths):
+                break
         return lengths
 
     try:
-        deadline = time.monotonic() + 20
-        while checkpoint(checker, 10**9) < 10 and time.monotonic() < deadline:  # the writer has started
-            time.sleep(0.05)
-        unlimited = wal_lengths(10**9)
-        limited = wal_lengths(200)
+        # Passive checkpoints only: the WAL only grows, however fast the writer goes.
+        unlimited = wal_lengths(10**9, until=lambda lengths: lengths[-1] >= 1000)
+        # Above 200 pages, the rest is copied while writers wait: the next writer starts over.
+        limited = wal_lengths(200, until=lambda lengths: restarts(lengths) >= 5)
     finally:
         writer.terminate()
         writer.wait()
         checker.close()
-    assert unlimited == sorted(unlimited) and unlimited[-1] > 2 * unlimited[0], unlimited
-    assert max(limited[1:]) < unlimited[-1] / 2, (unlimited, limited)
+    assert unlimited == sorted(unlimited) and unlimited[-1] >= 1000, unlimited
+    assert restarts(limited) >= 5, limited
+
+
+def restarts(lengths):
+    """How often a WAL length is shorter than the one before: the WAL started over."""
+    return sum(later < earlier for earlier, later in zip(lengths, lengths[1:]))
 
 
 WRITER = """
@@ -224,18 +231,19 @@ def test_workers_count_reports_into_the_leaderboard_after_answering(server):
     assert counted > counted_before
 
 
-def test_revoked_key_stops_on_every_worker_within_seconds(server):
+def test_revoked_key_stops_on_every_worker_once_the_cache_has_expired(server):
+    """A worker trusts its cached credentials for CREDENTIAL_CACHE_SECONDS (5): after that,
+    every worker and thread refuses a revoked key (the cache runs on a monotonic clock, so
+    a loaded machine makes no difference)."""
     clientkey = server["credentials"]["clientkey"]
     added = json.loads(run_py(server["env"], "add-apikey", "--clientkey", clientkey))
-    for n in range(12):  # warm the credential cache of both workers
+    for n in range(24):  # warm the credential cache of every worker and thread
         assert http(server, report(server, apikey=added["apikey"], user_id=f"warm{n}@example.com"))[0] == 200
     run_py(server["env"], "revoke-apikey", "--clientkey", clientkey, "--apikey-id", added["apikey_id"])
-    revoked_at = time.monotonic()
-    refusals_in_a_row = 0
-    while refusals_in_a_row < 12:
-        status = http(server, report(server, apikey=added["apikey"], user_id="late@example.com"))[0]
-        refusals_in_a_row = refusals_in_a_row + 1 if status == 401 else 0
-        assert time.monotonic() - revoked_at < 15, "a worker still accepts the revoked key"
+    time.sleep(5.5)
+    statuses = [http(server, report(server, apikey=added["apikey"], user_id=f"late{n}@example.com"))[0]
+                for n in range(24)]
+    assert statuses == [401] * 24
 
 
 def test_access_log_has_no_secrets(server):
