@@ -45,3 +45,4 @@ bench: setup
 	$(PY) bench/leaderboard.py
 	$(PY) bench/signals.py
 	$(PY) bench/import.py
+	$(PY) bench/wal.py

@@ -2,7 +2,7 @@
 from flask import Flask, render_template
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import admin, api, db, rollups, widget
+from . import admin, api, db, rollups, web, widget
 from .config import settings
 from .limits import SizedBodies
 from .lookups import Lookups
@@ -20,19 +20,13 @@ def create_app(test_config=None):
         # The widget's per-IP limit needs the customer's address, not the proxy's.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXIES"], x_proto=app.config["PROXIES"])
     app.wsgi_app = SizedBodies(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
-    app.session_interface = admin.AdminSessions()
+    web.install(app)
     db.init_app(app)
     app.extensions["lookups"] = Lookups(app.config["CATALOG_CACHE_SECONDS"], app.config["CREDENTIAL_CACHE_SECONDS"])
     app.register_blueprint(api.bp)
     app.register_blueprint(widget.bp)
     app.register_blueprint(admin.bp)
     app.after_request(rollups.count_after_response)
-
-    @app.after_request
-    def no_sniffing(response):
-        """Browsers take every answer (pages, JSON, static files) as the type it says."""
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        return response
 
     @app.get("/healthz")
     def healthz():

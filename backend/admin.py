@@ -11,7 +11,6 @@ from datetime import date, timedelta
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
-from flask.sessions import SecureCookieSessionInterface
 from peewee import fn
 from wtforms import BooleanField, DateField, EmailField, Form, PasswordField, SelectField
 from wtforms.csrf.session import SessionCSRF
@@ -24,18 +23,11 @@ from .charts import sparkline_points, weekly_chart
 from .models import Bank, Feedback, FeedbackType, Merchant, MerchantDay, Offer, Outlet, utcnow
 from .ranking import MIN_CUSTOMERS, Filters, merchant_leaderboard, scope_condition
 from .rollups import OFFER_EXPIRED, count_before_reading
+from .web import ADMIN_PREFIX
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp = Blueprint("admin", __name__, url_prefix=ADMIN_PREFIX)
 
 
-class AdminSessions(SecureCookieSessionInterface):
-    """Only the admin pages keep a session: every other request (the API's, the widget's)
-    skips reading and verifying the cookie, and sees an empty session it cannot write."""
-
-    def open_session(self, app, request):
-        if request.path == bp.url_prefix or request.path.startswith(bp.url_prefix + "/"):
-            return super().open_session(app, request)
-        return None  # Flask then uses its null session
 PERIODS = [SelectChoice("7", "Last 7 days"), SelectChoice("30", "Last 30 days"), SelectChoice("90", "Last 90 days"),
            SelectChoice("custom", "From … to …")]
 

@@ -5,10 +5,8 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import HTTPException
 
 from .credentials import credentials_match
-from .error_pages import error_page
 from .feedback import ReportRejected, Rules, device_hash, ip_hash, submit_report
 from .forms import (LeaderboardForm, UserFeedbackForm, bound_form, form_problems, reported_at_problem,
                     undecodable_fields)
@@ -252,34 +250,3 @@ OPENAPI_DOCUMENT = (Path(__file__).parent / "openapi.json").read_bytes()
 def openapi_document():
     """The machine-readable contract of /api, for code generators and schemathesis."""
     return current_app.response_class(OPENAPI_DOCUMENT, mimetype="application/json")
-
-
-HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
-
-
-@bp.app_errorhandler(HTTPException)
-def http_error(exc):
-    """JSON instead of Werkzeug's HTML pages under /api; the site's own page elsewhere."""
-    if not request.path.startswith("/api"):
-        return error_page(exc)
-    code = HTTP_ERROR_CODES.get(exc.code, "server_error" if exc.code >= 500 else "invalid_value")
-    messages = {
-        "not_found": "No such API path; use /api?action=... .",
-        "method_not_allowed": "Use GET or POST.",
-        "payload_too_large": "The request is too large.",
-        "server_error": "The server could not answer; try again later.",
-        "invalid_value": "The request could not be read.",
-    }
-    response, status = error_response(code, messages[code])
-    if getattr(exc, "valid_methods", None):
-        response.headers["Allow"] = ", ".join(exc.valid_methods)
-    return response, status
-
-
-@bp.app_errorhandler(Exception)
-def unexpected_error(exc):
-    """Log the fault (path only: query strings carry secrets) and answer without internals."""
-    current_app.logger.exception("Unhandled error on %s %s", request.method, request.path)
-    if request.path.startswith("/api"):
-        return error_response("server_error", "The server could not answer; try again later.")
-    return error_page(exc)

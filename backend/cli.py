@@ -140,7 +140,7 @@ def create_admin_command(email, password, scope):
 
 
 @cli.command("disable-admin")
-@click.argument("email")
+@click.option("--email", required=True, help="The admin's e-mail (as for create-admin).")
 def disable_admin_command(email):
     """Stop an admin from logging in, and end its sessions at once."""
     ready_app()
@@ -150,7 +150,7 @@ def disable_admin_command(email):
 
 
 @cli.command("enable-admin")
-@click.argument("email")
+@click.option("--email", required=True, help="The admin's e-mail (as for create-admin).")
 def enable_admin_command(email):
     """Let a disabled admin log in again (with the password it had)."""
     ready_app()

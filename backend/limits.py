@@ -17,18 +17,24 @@ class SizedBodies:
         self.app, self.max_bytes = app, max_bytes
 
     def __call__(self, environ, start_response):
-        if environ.get("CONTENT_LENGTH") or "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        coding = environ.get("HTTP_TRANSFER_ENCODING", "").strip().lower()
+        if environ.get("CONTENT_LENGTH") or not coding:
             return self.app(environ, start_response)
+        if coding != "chunked":
+            return refuse(start_response, "Send the body whole (Content-Length) or chunked, nothing else.")
         try:
             body = environ["wsgi.input"].read(self.max_bytes + 1)
         except Exception:  # the server's chunk parser: a malformed chunk is the client's fault
-            payload = json.dumps({"status": "error", "error": "invalid_value",
-                                  "message": "The request body could not be read.", "fields": []}).encode()
-            start_response("400 BAD REQUEST", [("Content-Type", "application/json"),
-                                               ("Content-Length", str(len(payload))), ("Connection", "close")])
-            return [payload]
+            return refuse(start_response, "The request body could not be read.")
         environ["CONTENT_LENGTH"] = str(len(body))
         environ["wsgi.input"] = io.BytesIO(body)
         environ.pop("wsgi.input_terminated", None)
         environ.pop("HTTP_TRANSFER_ENCODING")  # Werkzeug ignores the length of a body it says is chunked
         return self.app(environ, start_response)
+
+
+def refuse(start_response, message):
+    """The API's JSON error shape, invalid_value (the server closes the connection after it)."""
+    payload = json.dumps({"status": "error", "error": "invalid_value", "message": message, "fields": []}).encode()
+    start_response("400 BAD REQUEST", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+    return [payload]

@@ -132,8 +132,8 @@ def protocol_error(exc):
         return 414, "payload_too_large", "The request line is too long; send long reports by POST."
     if isinstance(exc, http_errors.LimitRequestHeaders):
         return 431, "payload_too_large", "The request headers are too large."
-    if isinstance(exc, http_errors.UnsupportedTransferCoding):
-        return 501, "invalid_value", "Unsupported transfer coding."
+    if isinstance(exc, http_errors.UnsupportedTransferCoding):  # a client's fault: no 5xx
+        return 400, "invalid_value", "Send the body whole (Content-Length) or chunked, nothing else."
     if isinstance(exc, http_errors.InvalidRequestMethod):
         return 405, "method_not_allowed", "Use GET or POST (in capitals)."
     if isinstance(exc, (http_errors.ParseException, SSLError)) and not isinstance(
@@ -223,7 +223,7 @@ def worker_settings():
     name = os.environ.get("WORKER_CLASS", "gthread")
     if name not in WORKER_CLASSES:
         raise SettingsError(f"WORKER_CLASS must be one of {', '.join(WORKER_CLASSES)}, not {name!r}.")
-    threads = int(os.environ.get("WORKER_THREADS", 4)) if name == "gthread" else 1
+    threads = int(os.environ.get("WORKER_THREADS", 8)) if name == "gthread" else 1
     return {"worker_class": WORKER_CLASSES[name], "threads": threads}
 
 

@@ -200,28 +200,25 @@ def frame():
     form = FrameForm(request.args)
     valid = form.validate() and not undecodable_fields(request.query_string)
     data = form.data
-    lang = language((data["lang"] if valid else "") or request.accept_languages.best)
+    lang = g.widget_lang = language((data["lang"] if valid else "") or request.accept_languages.best)
     if not valid:  # control characters or undecodable bytes in the page's attributes
-        return problem_view(Problem("invalid"), lang)
-    client = Client.get_or_none(Client.widget_key == data["key"]) if data["key"] else None
-    try:
-        if client is None or not client.allowed_origins():
-            raise Problem("unknown_key", 404)
-        host_origin = origin_of(request.referrer)
-        if host_origin and host_origin not in client.allowed_origins():
-            raise Problem("not_allowed", 403)
-        if data["uid"]:
-            if not (data["sig"] and client.widget_secret and signature_matches(client.widget_secret, data["uid"], data["sig"])):
-                raise Problem("signature", 403)
-            user_id = data["uid"]
-        elif data["device"]:
-            # A device id means something only to the widget key that made it.
-            user_id = f"device:{client.id}:{data['device'][:64]}"
-        else:
-            raise Problem("unknown_key")
-        bank, offer, outlet = resolve(client, data["bank"], data["offer"], data["outlet"])
-    except Problem as problem:
-        return problem_view(problem, lang, client)
+        raise Problem("invalid")
+    client = g.widget_client = Client.get_or_none(Client.widget_key == data["key"]) if data["key"] else None
+    if client is None or not client.allowed_origins():
+        raise Problem("unknown_key", 404)
+    host_origin = origin_of(request.referrer)
+    if host_origin and host_origin not in client.allowed_origins():
+        raise Problem("not_allowed", 403)
+    if data["uid"]:
+        if not (data["sig"] and client.widget_secret and signature_matches(client.widget_secret, data["uid"], data["sig"])):
+            raise Problem("signature", 403)
+        user_id = data["uid"]
+    elif data["device"]:
+        # A device id means something only to the widget key that made it.
+        user_id = f"device:{client.id}:{data['device'][:64]}"
+    else:
+        raise Problem("unknown_key")
+    bank, offer, outlet = resolve(client, data["bank"], data["offer"], data["outlet"])
     state = {"k": client.widget_key, "b": bank.code, "o": offer.code, "t": outlet.code if outlet else "",
              "u": user_id, "s": bool(data["uid"]), "h": host_origin, "l": lang, "m": data["theme"] if data["theme"] in ("light", "dark") else ""}
     token = serializer().dumps(state)
@@ -240,7 +237,7 @@ def posted(form_class):
     except BadSignature:
         raise Problem("expired", 403) from None
     g.widget_lang = state["l"]
-    client = Client.get_or_none(Client.widget_key == state["k"])
+    client = g.widget_client = Client.get_or_none(Client.widget_key == state["k"])
     if client is None or not client.allowed_origins() or (state["h"] and state["h"] not in client.allowed_origins()):
         raise Problem("not_allowed", 403)
     bank, offer, outlet = resolve(client, state["b"], state["o"], state["t"])
@@ -258,22 +255,7 @@ def chosen_type(form):
     return found
 
 
-def widget_post(view):
-    """Run a POST view; any Problem becomes the problem view, in the customer's language."""
-
-    @functools.wraps(view)
-    def wrapped():
-        g.widget_lang = language(request.accept_languages.best)
-        try:
-            return view()
-        except Problem as problem:
-            return problem_view(problem, g.widget_lang)
-
-    return wrapped
-
-
 @bp.post("/widget/choose")
-@widget_post
 def choose():
     """Back from the confirm view to the feedback types."""
     _, _, client, context = posted(TokenForm)
@@ -281,7 +263,6 @@ def choose():
 
 
 @bp.post("/widget/confirm")
-@widget_post
 def confirm():
     """After click 1: what will be reported, an optional comment, Send and Back."""
     form, _, client, context = posted(ChoiceForm)
@@ -292,7 +273,6 @@ def confirm():
 
 
 @bp.post("/widget/report")
-@widget_post
 def report():
     """Click 2: record the report and thank the customer with a reference."""
     form, state, client, context = posted(ReportForm)
@@ -318,10 +298,17 @@ def report():
     return render_view("widget/_thanks.html", context, client=client)
 
 
+@bp.errorhandler(Problem)
+def problem_page(problem):
+    """Whatever makes the frame or a click unusable: the problem view, in the customer's
+    language once it is known, framable by the client's pages once the client is known."""
+    return problem_view(problem, g.get("widget_lang") or language(request.accept_languages.best), g.get("widget_client"))
+
+
 @bp.errorhandler(RequestEntityTooLarge)
 def too_large(exc):
     """An oversized form gets the frame's own message, not a bare error page."""
-    return problem_view(Problem("invalid", 413), language(request.accept_languages.best))
+    return problem_page(Problem("invalid", 413))
 
 
 def reference_number(feedback_id):

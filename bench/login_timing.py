@@ -42,7 +42,7 @@ def main():
         locked, disabled, right = (make_admin(env, f"{name}@bench.example") for name in ("locked", "disabled", "right"))
         # Four wrong guesses per account: never the fifth, which would lock it.
         wrong = [make_admin(env, f"wrong{n}@bench.example") for n in range((args.runs + 3) // 4)]
-        run_py(env, "disable-admin", disabled)
+        run_py(env, "disable-admin", "--email", disabled)
         with served(env, tmp / "server.log") as base:
             for _ in range(5):
                 AdminBrowser(base).log_in(locked, "a wrong password")

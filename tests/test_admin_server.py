@@ -118,17 +118,17 @@ def test_a_disabled_admin_is_logged_out_everywhere_and_cannot_log_in(site):
     email = new_admin(site)
     browser = logged_in(site, email)
     copied = browser.copy()
-    assert "disabled" in run_py(site.env, "disable-admin", email.upper())
+    assert "disabled" in run_py(site.env, "disable-admin", "--email", email.upper())
     assert not copied.signed_in() and not browser.signed_in()
     refused = browser.log_in(email, PASSWORD)
     assert refused.status == 400 and "Wrong e-mail or password" in refused.text  # says no more than for a stranger
-    run_py(site.env, "enable-admin", email)
+    run_py(site.env, "enable-admin", "--email", email)
     assert browser.log_in(email, PASSWORD).status == 302 and browser.signed_in()
 
 
 def test_disabling_or_enabling_an_unknown_admin_says_so(site):
     for command in ("disable-admin", "enable-admin"):
-        result = subprocess.run([sys.executable, "run.py", command, "nobody@bank1.example"], cwd=ROOT, env=site.env,
+        result = subprocess.run([sys.executable, "run.py", command, "--email", "nobody@bank1.example"], cwd=ROOT, env=site.env,
                                 capture_output=True, text=True)
         assert result.returncode == 1 and "No admin with e-mail 'nobody@bank1.example'" in result.stderr
 

@@ -15,9 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from backend.db import database, use_database, write_transaction
 from backend.rollups import COUNT_EVERY
-from backend.server import IN_SQLITE, checkpoint
+from backend.server import IN_SQLITE
 from support import DATA, ROOT, run_py, served, site_env
 
 
@@ -106,55 +105,6 @@ def test_protocol_errors_over_http(server):
     with pytest.raises(urllib.error.HTTPError) as raised:
         urllib.request.urlopen(server["base"] + "/api/nothing-here", timeout=5)
     assert json.loads(raised.value.read())["error"] == "not_found"
-
-
-def test_the_wal_starts_over_under_a_steady_stream_of_writes(tmp_path):
-    """Each writer finds frames not yet copied back, so the WAL only grows; above the limit,
-    the checkpoint copies the rest while writers wait, and the next writer starts it over."""
-    path = tmp_path / "wal.db"
-    use_database(f"sqlite:///{path}", wal_autocheckpoint=0)
-    database.execute_sql("CREATE TABLE t (x)")
-    # Another process, as gunicorn's workers are to its master (flock is per open file).
-    writer = subprocess.Popen([sys.executable, "-c", WRITER.format(url=f"sqlite:///{path}")], cwd=ROOT)
-    checker = sqlite3.connect(path, isolation_level=None)
-
-    def wal_lengths(restart_above_pages, until):
-        """WAL lengths seen by checkpoints, until until(lengths) (at most 5,000 checkpoints)."""
-        lengths = []
-        for _ in range(5000):
-            time.sleep(0.01)
-            length = checkpoint(checker, restart_above_pages)
-            if length >= 0:  # -1: SQLite was busy (a loaded machine); not a length
-                lengths.append(length)
-            if lengths and until(lengths):
-                break
-        return lengths
-
-    try:
-        # Passive checkpoints only: the WAL only grows, however fast the writer goes.
-        unlimited = wal_lengths(10**9, until=lambda lengths: lengths[-1] >= 1000)
-        # Above 200 pages, the rest is copied while writers wait: the next writer starts over.
-        limited = wal_lengths(200, until=lambda lengths: restarts(lengths) >= 5)
-    finally:
-        writer.terminate()
-        writer.wait()
-        checker.close()
-    assert unlimited == sorted(unlimited) and unlimited[-1] >= 1000, unlimited
-    assert restarts(limited) >= 5, limited
-
-
-def restarts(lengths):
-    """How often a WAL length is shorter than the one before: the WAL started over."""
-    return sum(later < earlier for earlier, later in zip(lengths, lengths[1:]))
-
-
-WRITER = """
-from backend.db import database, use_database, write_transaction
-use_database("{url}", wal_autocheckpoint=0)
-while True:
-    with write_transaction("t"):
-        database.execute_sql("INSERT INTO t VALUES (randomblob(3000))")
-"""
 
 
 def test_a_fork_waits_while_the_checkpoint_thread_is_inside_sqlite():
