@@ -1,4 +1,5 @@
-"""Helpers shared by the test suites: free ports, run.py, a served app, a PostgreSQL cluster."""
+"""Helpers shared by the test suites: free ports, run.py, a served app, bank pages for the
+widget, a PostgreSQL cluster."""
 import glob
 import os
 import shutil
@@ -10,11 +11,14 @@ import time
 from datetime import timedelta
 import urllib.request
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 DATA = Path(__file__).parent / "data"
+PAGES = Path(__file__).parent / "browser" / "pages"
 ROOT = Path(__file__).parent.parent
 
 
@@ -62,6 +66,60 @@ def served(env, log_path, workers=2):
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+class BankPages:
+    """A bank's site for browser tests: serves browser/pages/NAME.html with the widget's script
+    tag built from the query string (key: which of clients; offer, outlet, lang, theme,
+    target, bank; uid and sig for a signed customer; copies)."""
+
+    def __init__(self, widget_origin, clients):
+        self.widget_origin, self.clients = widget_origin, clients
+
+    def script_tags(self, query):
+        from backend.credentials import user_signature
+
+        client = self.clients[query.get("key", "main")]
+        attributes = {"data-key": client["widget_key"], "data-offer": query.get("offer", "OF1")}
+        for name in ("outlet", "lang", "theme", "target", "bank"):
+            if name in query:
+                attributes[f"data-{name}"] = query[name]
+        if "uid" in query:
+            attributes["data-user-id"] = query["uid"]
+            sig = query.get("sig", "valid")
+            if sig == "valid":
+                attributes["data-user-sig"] = user_signature(client["widget_secret"], query["uid"])
+            elif sig != "none":
+                attributes["data-user-sig"] = sig
+        rendered = " ".join(f'{k}="{v}"' for k, v in attributes.items())
+        tag = f'<script src="{self.widget_origin}/widget.js" async {rendered}></script>'
+        return tag * int(query.get("copies", 1))
+
+    def handler(self):
+        pages = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                url = urlsplit(self.path)
+                query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                path = PAGES / (url.path.strip("/") + ".html")
+                if not path.is_file():
+                    self.send_error(404)
+                    return
+                body = path.read_text().replace("{{SCRIPTS}}", pages.script_tags(query)).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                if url.path.strip("/") == "hostile":
+                    # A strict policy that allows our origin and nothing else.
+                    self.send_header("Content-Security-Policy", f"default-src 'none'; script-src {pages.widget_origin}; "
+                                     f"frame-src {pages.widget_origin}; style-src 'unsafe-inline'")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        return Handler
 
 
 def make_report(*, when, user="asha@example.com", bank="BANK1", offer="OF1", outlet="O1", type_id=1, position="at",
