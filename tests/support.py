@@ -1,5 +1,6 @@
-"""Helpers shared by the test suites: free ports, run.py, a served app, bank pages for the
-widget, a PostgreSQL cluster."""
+"""Helpers shared by the test suites: free ports, run.py, a served app, nginx in front of it, bank
+pages for the widget, a PostgreSQL cluster."""
+import getpass
 import glob
 import os
 import shutil
@@ -63,6 +64,43 @@ def served(env, log_path, workers=2):
     assert wait_until_up(base + "/healthz", process), log_path.read_text()
     try:
         yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def nginx():
+    """Debian's nginx binary (/usr/sbin is not on every user's PATH); skips the test without it."""
+    path = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not os.access(path, os.X_OK):
+        pytest.skip("nginx is not installed: run `make setup` (installs Debian's nginx package)")
+    return path
+
+
+@contextmanager
+def nginx_in_front(app_base, folder):
+    """nginx with deploy/'s configuration (plain HTTP) on a free port in front of app_base
+    until the block ends, everything it writes in folder; yields its base URL."""
+    binary = nginx()
+    port = free_port()
+    # As root (CI), nginx's workers run as the user named here; it ignores the line otherwise.
+    config = subprocess.run([sys.executable, "deploy/render_nginx.py", "--app", urlsplit(app_base).netloc,
+                             "--listen", f"127.0.0.1:{port}", "--state-dir", str(folder), "--user", getpass.getuser()],
+                            cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    (folder / "nginx.conf").write_text(config)
+    error_log = folder / "logs" / "error.log"
+    process = subprocess.Popen([binary, "-p", str(folder), "-c", str(folder / "nginx.conf"), "-e", str(error_log),
+                                "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert process.poll() is None and time.monotonic() < deadline, error_log.read_text()
+            time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
         process.wait(timeout=20)
