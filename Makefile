@@ -44,6 +44,7 @@ fuzz: setup
 
 bench: setup
 	$(PY) bench/ingest.py
+	$(PY) bench/proxy.py
 	$(PY) bench/widget.py
 	$(PY) bench/leaderboard.py
 	$(PY) bench/signals.py
