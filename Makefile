@@ -19,13 +19,16 @@ $(STAMP): pyproject.toml requirements.lock
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 
-# PostgreSQL's server binaries and Chromium for the test suite; wrk for the benchmarks.
-# Playwright cannot fetch its own browser here, so the tests drive Debian's Chromium; on a
-# machine without that package, Playwright's own download is the fallback.
+# PostgreSQL's server binaries, nginx (tests/test_deploy.py runs deploy/'s configuration)
+# and Chromium for the test suite; wrk for the benchmarks. Playwright cannot fetch its own
+# browser here, so the tests drive Debian's Chromium; on a machine without that package,
+# Playwright's own download is the fallback. (Where systemd runs, Debian's nginx package
+# starts its default site on port 80: `systemctl disable --now nginx` if that is unwanted.)
 system-packages: $(STAMP)
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v wrk >/dev/null || ! [ -x /usr/bin/chromium ]; then \
-		$(SUDO) apt-get update -q && $(APT_INSTALL) postgresql wrk chromium \
-		|| { $(APT_INSTALL) postgresql wrk && .venv/bin/playwright install chromium; }; \
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v wrk >/dev/null \
+		|| ! [ -x /usr/sbin/nginx ] || ! [ -x /usr/bin/chromium ]; then \
+		$(SUDO) apt-get update -q && $(APT_INSTALL) postgresql wrk nginx chromium \
+		|| { $(APT_INSTALL) postgresql wrk nginx && .venv/bin/playwright install chromium; }; \
 	fi
 
 run: setup
@@ -41,6 +44,7 @@ fuzz: setup
 
 bench: setup
 	$(PY) bench/ingest.py
+	$(PY) bench/proxy.py
 	$(PY) bench/widget.py
 	$(PY) bench/leaderboard.py
 	$(PY) bench/signals.py

@@ -1,4 +1,5 @@
 """Fixtures: an app on a real SQLite file or a real throwaway PostgreSQL server, with a test catalogue."""
+import os
 
 import psycopg2
 import pytest
@@ -10,6 +11,18 @@ from backend.db import database
 from backend.models import Bank, Network, create_tables, utcnow
 from support import DATA, PostgresCluster
 
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Debian's Chromium for every browser test (Playwright cannot download its own here), else Playwright's."""
+    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"]
+    options = {**browser_type_launch_args, "args": args}
+    if os.path.exists(CHROMIUM):
+        options["executable_path"] = CHROMIUM
+    return options
 
 
 @pytest.fixture(scope="session")

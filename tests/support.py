@@ -1,4 +1,6 @@
-"""Helpers shared by the test suites: free ports, run.py, a served app, a PostgreSQL cluster."""
+"""Helpers shared by the test suites: free ports, run.py, a served app, nginx in front of it, bank
+pages for the widget, a PostgreSQL cluster."""
+import getpass
 import glob
 import os
 import shutil
@@ -10,11 +12,14 @@ import time
 from datetime import timedelta
 import urllib.request
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 DATA = Path(__file__).parent / "data"
+PAGES = Path(__file__).parent / "browser" / "pages"
 ROOT = Path(__file__).parent.parent
 
 
@@ -62,6 +67,97 @@ def served(env, log_path, workers=2):
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def nginx():
+    """Debian's nginx binary (/usr/sbin is not on every user's PATH); skips the test without it."""
+    path = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not os.access(path, os.X_OK):
+        pytest.skip("nginx is not installed: run `make setup` (installs Debian's nginx package)")
+    return path
+
+
+@contextmanager
+def nginx_in_front(app_base, folder):
+    """nginx with deploy/'s configuration (plain HTTP) on a free port in front of app_base
+    until the block ends, everything it writes in folder; yields its base URL."""
+    binary = nginx()
+    port = free_port()
+    # As root (CI), nginx's workers run as the user named here; it ignores the line otherwise.
+    config = subprocess.run([sys.executable, "deploy/render_nginx.py", "--app", urlsplit(app_base).netloc,
+                             "--listen", f"127.0.0.1:{port}", "--state-dir", str(folder), "--user", getpass.getuser()],
+                            cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    (folder / "nginx.conf").write_text(config)
+    error_log = folder / "logs" / "error.log"
+    process = subprocess.Popen([binary, "-p", str(folder), "-c", str(folder / "nginx.conf"), "-e", str(error_log),
+                                "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert process.poll() is None and time.monotonic() < deadline, error_log.read_text()
+            time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+class BankPages:
+    """A bank's site for browser tests: serves browser/pages/NAME.html with the widget's script
+    tag built from the query string (key: which of clients; offer, outlet, lang, theme,
+    target, bank; uid and sig for a signed customer; copies)."""
+
+    def __init__(self, widget_origin, clients):
+        self.widget_origin, self.clients = widget_origin, clients
+
+    def script_tags(self, query):
+        from backend.credentials import user_signature
+
+        client = self.clients[query.get("key", "main")]
+        attributes = {"data-key": client["widget_key"], "data-offer": query.get("offer", "OF1")}
+        for name in ("outlet", "lang", "theme", "target", "bank"):
+            if name in query:
+                attributes[f"data-{name}"] = query[name]
+        if "uid" in query:
+            attributes["data-user-id"] = query["uid"]
+            sig = query.get("sig", "valid")
+            if sig == "valid":
+                attributes["data-user-sig"] = user_signature(client["widget_secret"], query["uid"])
+            elif sig != "none":
+                attributes["data-user-sig"] = sig
+        rendered = " ".join(f'{k}="{v}"' for k, v in attributes.items())
+        tag = f'<script src="{self.widget_origin}/widget.js" async {rendered}></script>'
+        return tag * int(query.get("copies", 1))
+
+    def handler(self):
+        pages = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                url = urlsplit(self.path)
+                query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                path = PAGES / (url.path.strip("/") + ".html")
+                if not path.is_file():
+                    self.send_error(404)
+                    return
+                body = path.read_text().replace("{{SCRIPTS}}", pages.script_tags(query)).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                if url.path.strip("/") == "hostile":
+                    # A strict policy that allows our origin and nothing else.
+                    self.send_header("Content-Security-Policy", f"default-src 'none'; script-src {pages.widget_origin}; "
+                                     f"frame-src {pages.widget_origin}; style-src 'unsafe-inline'")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        return Handler
 
 
 def make_report(*, when, user="asha@example.com", bank="BANK1", offer="OF1", outlet="O1", type_id=1, position="at",

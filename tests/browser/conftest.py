@@ -1,30 +1,12 @@
 """Browser tests: the real server (gunicorn) on one origin, bank pages on another, real Chromium."""
 import json
-import os
 import sqlite3
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from http.server import ThreadingHTTPServer
 
 import pytest
 
-from backend.credentials import user_signature
-from support import DATA, free_port, run_py, served, site_env
-
-PAGES = Path(__file__).parent / "pages"
-CHROMIUM = "/usr/bin/chromium"
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    """Debian's Chromium (Playwright cannot download its own here), else Playwright's."""
-    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"]
-    options = {**browser_type_launch_args, "args": args}
-    if os.path.exists(CHROMIUM):
-        options["executable_path"] = CHROMIUM
-    return options
+from support import DATA, BankPages, free_port, run_py, served, site_env
 
 
 @pytest.fixture(scope="session")
@@ -44,56 +26,6 @@ def widget_site(tmp_path_factory):
         threading.Thread(target=server.serve_forever, daemon=True).start()
         yield {"host": host, "widget": widget_origin, "db": tmp / "site.db", "bank": bank}
         server.shutdown()
-
-
-class BankPages:
-    """Serves pages/NAME.html with the widget's script tag built from the query string."""
-
-    def __init__(self, widget_origin, clients):
-        self.widget_origin, self.clients = widget_origin, clients
-
-    def script_tags(self, query):
-        client = self.clients[query.get("key", "main")]
-        attributes = {"data-key": client["widget_key"], "data-offer": query.get("offer", "OF1")}
-        for name in ("outlet", "lang", "theme", "target", "bank"):
-            if name in query:
-                attributes[f"data-{name}"] = query[name]
-        if "uid" in query:
-            attributes["data-user-id"] = query["uid"]
-            sig = query.get("sig", "valid")
-            if sig == "valid":
-                attributes["data-user-sig"] = user_signature(client["widget_secret"], query["uid"])
-            elif sig != "none":
-                attributes["data-user-sig"] = sig
-        rendered = " ".join(f'{k}="{v}"' for k, v in attributes.items())
-        tag = f'<script src="{self.widget_origin}/widget.js" async {rendered}></script>'
-        return tag * int(query.get("copies", 1))
-
-    def handler(self):
-        pages = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                url = urlsplit(self.path)
-                query = {k: v[0] for k, v in parse_qs(url.query).items()}
-                path = PAGES / (url.path.strip("/") + ".html")
-                if not path.is_file():
-                    self.send_error(404)
-                    return
-                body = path.read_text().replace("{{SCRIPTS}}", pages.script_tags(query)).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                if url.path.strip("/") == "hostile":
-                    # A strict policy that allows our origin and nothing else.
-                    self.send_header("Content-Security-Policy", f"default-src 'none'; script-src {pages.widget_origin}; "
-                                     f"frame-src {pages.widget_origin}; style-src 'unsafe-inline'")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        return Handler
 
 
 @pytest.fixture
