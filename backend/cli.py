@@ -23,14 +23,14 @@ def demo_credentials_path():
     return data_dir() / "demo-credentials.json"
 
 
-def ready_app(overrides=None):
-    """The configured app with its database connected and its tables in place."""
+def ready_app(overrides=None, report=lambda line: click.echo(line, err=True)):
+    """The configured app with its database connected and migrated (report(line) hears of each migration)."""
     try:
         app = create_app(overrides)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     database.connect(reuse_if_open=True)
-    create_tables()
+    create_tables(report)
     return app
 
 
@@ -48,6 +48,14 @@ def init_db():
     """Create the tables and default feedback types (safe to repeat)."""
     ready_app()
     click.echo("Database ready.")
+
+
+@cli.command()
+def migrate():
+    """Apply the schema migrations not applied yet (every command does this too), and say which."""
+    lines = []
+    ready_app(report=lines.append)
+    click.echo("\n".join(lines) or "No migration to apply: the database is up to date.")
 
 
 @cli.command("import-catalog")

@@ -13,13 +13,11 @@ from peewee import (
     ForeignKeyField,
     IntegerField,
     Model,
-    SqliteDatabase,
     TextField,
 )
 
-from playhouse.migrate import SchemaMigrator, migrate
-
 from .db import database
+from .migrations import apply_migrations
 
 
 def utcnow():
@@ -145,7 +143,7 @@ class Feedback(BaseModel):
     """
 
     # Opaque, random (64 bits): nothing looks a report up by it, so it has no index, which
-    # would cost every report a write at a random place (see create_tables).
+    # would cost every report a write at a random place (migrations/0002 drops an old one).
     public_id = CharField(max_length=32)
     channel = CharField(max_length=16)  # api, widget or import
     client = ForeignKeyField(Client, null=True, backref="reports", index=False)
@@ -294,72 +292,11 @@ class AdminSession(BaseModel):
 
 MODELS = [Network, Bank, Merchant, Outlet, Offer, FeedbackType, Client, ApiKey, Feedback, CustomerDay, SourceDay,
           MerchantDay, AdminUser, AdminSession]
-COUNTER_MODELS = (CustomerDay, SourceDay, MerchantDay)  # derived from the reports: rebuildable
 
 
-def _add_missing_columns():
-    """Add columns that models gained since their tables were made (all nullable or defaulted)."""
-    migrator = SchemaMigrator.from_database(database.obj)
-    for model in MODELS:
-        table = model._meta.table_name
-        if not database.table_exists(table):
-            continue
-        existing = {column.name for column in database.get_columns(table)}
-        missing = [field for field in model._meta.sorted_fields if field.column_name not in existing]
-        if missing:
-            migrate(*(migrator.add_column(table, field.column_name, field) for field in missing))
-
-
-def _widen_real_columns():
-    """PostgreSQL: columns an older version made "real" (float4) become double precision."""
-    if isinstance(database.obj, SqliteDatabase):
-        return  # SQLite's REAL is a double already
-    real = set(database.execute_sql("SELECT table_name, column_name FROM information_schema.columns "
-                                    "WHERE table_schema = current_schema() AND data_type = 'real'").fetchall())
-    for model in MODELS:
-        for field in model._meta.sorted_fields:
-            if isinstance(field, DoubleField) and (model._meta.table_name, field.column_name) in real:
-                database.execute_sql(f'ALTER TABLE "{model._meta.table_name}" ALTER COLUMN "{field.column_name}" '
-                                     "TYPE double precision")
-
-
-def _counters_predate_exact_scores():
-    """True when the counter tables were made before a customer was (bank, user_id), or
-    before scores were whole numbers of units."""
-    if not database.table_exists("customerday"):
-        return False
-    score = {column.name: column.data_type for column in database.get_columns("merchantday")}.get("score", "")
-    return ("discounted" not in {column.name for column in database.get_columns("customerday")}
-            or "int" not in score.lower())
-
-
-def create_tables():
-    """Create missing tables, columns and the default feedback types; safe to repeat.
-
-    Counters made by an older version are dropped and recounted from the reports.
-    """
-    # On SQLite the counters' key is the table itself (one b-tree per row, not two): half
-    # the writes per report. PostgreSQL has no such option.
-    for model in COUNTER_MODELS:
-        model._meta.without_rowid = isinstance(database.obj, SqliteDatabase)
-    with database.atomic():
-        recount = _counters_predate_exact_scores()
-        if recount:
-            database.drop_tables(COUNTER_MODELS, safe=True)
-        _add_missing_columns()
-        _widen_real_columns()
-        # Earlier versions kept a unique index on the public id, and looked duplicates up
-        # by user id without the bank.
-        database.execute_sql('DROP INDEX IF EXISTS "feedback_public_id"')
-        database.execute_sql('DROP INDEX IF EXISTS "feedback_user_id_offer_id_outlet_id_feedback_type_id_created_at"')
-        if recount:
-            # Unsigned widget device ids were stored as "device:<id>" before the flag existed.
-            Feedback.update(anonymous=True).where(Feedback.channel == "widget",
-                                                  Feedback.user_id.startswith("device:")).execute()
-        database.create_tables(MODELS, safe=True)
-        for type_id, slug, label in DEFAULT_FEEDBACK_TYPES:
-            FeedbackType.insert(id=type_id, slug=slug, label=label).on_conflict_ignore().execute()
-    if recount:
-        from .rollups import rebuild_rollups
-
-        rebuild_rollups()
+def create_tables(report=lambda line: None):
+    """Bring the database to the current schema (the migrations in backend/migrations/ not
+    applied yet; report(line) hears of each) and add the default feedback types; safe to repeat."""
+    apply_migrations(report=report)
+    for type_id, slug, label in DEFAULT_FEEDBACK_TYPES:
+        FeedbackType.insert(id=type_id, slug=slug, label=label).on_conflict_ignore().execute()

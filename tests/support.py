@@ -180,6 +180,14 @@ def make_report(*, when, user="asha@example.com", bank="BANK1", offer="OF1", out
                            accuracy_m=accuracy if position else None, **extra)
 
 
+def as_made_before_migrations():
+    """Forget the migrations applied: the database looks like one the last release (or an
+    older one) made, whose tables the next create_tables brings up to date."""
+    from backend.db import database
+
+    database.execute_sql('DROP TABLE "schema_migration"')
+
+
 def _pg_bin(name):
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
     if not found:

@@ -10,7 +10,7 @@ from backend import accounts
 from backend.accounts import authenticate, create_admin, session_admin, set_disabled, start_session
 from backend.db import database
 from backend.models import AdminSession, AdminUser, Merchant, create_tables, utcnow
-from support import make_report
+from support import as_made_before_migrations, make_report
 
 PASSWORD = "correct horse battery"
 
@@ -277,6 +277,7 @@ def test_sessions_end_when_idle_or_old_and_are_marked_at_most_once_a_minute(admi
 def test_an_existing_database_gains_the_session_table_and_the_disabled_column(admins):
     database.execute_sql("DROP TABLE adminsession")
     database.execute_sql("ALTER TABLE adminuser DROP COLUMN disabled_at")
+    as_made_before_migrations()
     create_tables()
     assert "disabled_at" in {column.name for column in database.get_columns("adminuser")}
     admin = authenticate("ops@platform.example", PASSWORD, utcnow())  # the older rows work as before
