@@ -8,8 +8,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import timedelta
+import urllib.parse
 import urllib.request
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
@@ -221,3 +223,46 @@ class PostgresCluster:
     def stop(self):
         self.pg_ctl("stop", "-m", "immediate")
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def slow_clients_meanwhile(base, ask, pause=2):
+    """Phones on slow networks: four send their headers a line every pause seconds (10 s in
+    all), one asks 3 s after connecting; ask() is called five times meanwhile. Returns (the
+    five slow clients' status lines, whether every ask() returned while all four of the
+    trickling clients were still sending)."""
+    address = urllib.parse.urlsplit(base)
+    trickled, answers = [], []
+
+    def slow_client(lines, wait, done):
+        with socket.create_connection((address.hostname, address.port), timeout=60) as connection:
+            for line in lines:
+                time.sleep(wait)
+                connection.sendall(line)
+            done.append(True)
+            answer = b""
+            while chunk := connection.recv(4096):
+                answer += chunk
+        answers.append(answer.split(b"\r\n", 1)[0])
+
+    trickle = [b"GET /healthz HTTP/1.1\r\n", b"Host: test\r\n", b"X-Slow: 1\r\n", b"Connection: close\r\n", b"\r\n"]
+    late = [b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"]
+    threads = [threading.Thread(target=slow_client, args=(trickle, pause, trickled)) for _ in range(4)]
+    threads.append(threading.Thread(target=slow_client, args=(late, 3, [])))
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)  # every slow client has connected and started
+    for _ in range(5):
+        ask()
+    meanwhile = not trickled
+    for thread in threads:
+        thread.join()
+    return answers, meanwhile
+
+
+def log_with(path, text, seconds=30):
+    """The log's text once it holds text: a worker writes its access-log line after the
+    answer is sent, so a test reading at once may be early (a loaded machine)."""
+    deadline = time.monotonic() + seconds
+    while text not in (log := path.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return log

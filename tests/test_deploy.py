@@ -4,12 +4,10 @@ import gzip
 import http.client
 import json
 import re
-import socket
 import sqlite3
 import subprocess
 import sys
 import threading
-import time
 import urllib.parse
 from http.server import ThreadingHTTPServer
 
@@ -17,7 +15,8 @@ import pytest
 from playwright.sync_api import expect
 
 from backend.feedback import ip_hash
-from support import DATA, ROOT, BankPages, free_port, nginx, nginx_in_front, run_py, served, site_env
+from support import (DATA, ROOT, BankPages, free_port, log_with, nginx, nginx_in_front, run_py, served, site_env,
+                     slow_clients_meanwhile)
 
 SECRET = "deploy-test-secret-key-0123456789-abcdefghijklmnop"
 AT_O1 = {"latitude": 19.0597, "longitude": 72.8295, "accuracy": 20}
@@ -76,8 +75,9 @@ def test_the_published_url_and_json_errors_through_nginx(site):
     status, headers, body = send(site["base"], "GET", "/api?" + api_query(site, clientpass="wrong"))
     assert (status, headers["Content-Type"], json.loads(body)["error"]) == (401, "application/json", "invalid_credentials")
     # Neither access log keeps the secret; nginx's keeps the path only.
-    assert site["api"]["clientpass"] not in site["nginx_log"].read_text() + site["server_log"].read_text()
-    assert '"GET /api HTTP/1.1" 200' in site["nginx_log"].read_text()
+    nginx_log = log_with(site["nginx_log"], '"GET /api HTTP/1.1" 200')
+    assert site["api"]["clientpass"] not in nginx_log + site["server_log"].read_text()
+    assert '"GET /api HTTP/1.1" 200' in nginx_log
 
 
 def test_oversized_requests_get_the_apis_json_error(site):
@@ -140,34 +140,12 @@ def test_api_answers_are_not_compressed(site):
 
 
 def test_slow_clients_get_answers_and_hold_up_no_one(site):
-    """Sync workers behind nginx: four clients send their headers a line a second, one asks 3 s
+    """Sync workers behind nginx: four clients send their headers a line every 2 s, one asks 3 s
     after connecting; nginx holds them, so the 2 workers answer everyone else meanwhile."""
-    address = urllib.parse.urlsplit(site["base"])
-    finished = []
-
-    def slow_client(lines, pause):
-        with socket.create_connection((address.hostname, address.port), timeout=30) as connection:
-            for line in lines:
-                time.sleep(pause)
-                connection.sendall(line)
-            answer = b""
-            while chunk := connection.recv(4096):
-                answer += chunk
-        finished.append(answer.split(b"\r\n", 1)[0])
-
-    trickle = [b"GET /healthz HTTP/1.1\r\n", b"Host: test\r\n", b"X-Slow: 1\r\n", b"Connection: close\r\n", b"\r\n"]
-    late = [b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"]
-    threads = [threading.Thread(target=slow_client, args=(trickle, 1)) for _ in range(4)]
-    threads.append(threading.Thread(target=slow_client, args=(late, 3)))
-    for thread in threads:
-        thread.start()
-    time.sleep(0.5)  # every slow client has connected and started
-    for _ in range(5):
-        assert send(site["base"], "GET", "/api?action=feedback_types")[0] == 200
-    assert finished == []  # the others were answered while every slow client was still sending
-    for thread in threads:
-        thread.join()
-    assert finished == [b"HTTP/1.1 200 OK"] * 5
+    answers, meanwhile = slow_clients_meanwhile(
+        site["base"], lambda: assert_ok(send(site["base"], "GET", "/api?action=feedback_types")[0]))
+    assert meanwhile  # the others were answered while every trickling client was still sending
+    assert answers == [b"HTTP/1.1 200 OK"] * 5
 
 
 def test_the_widget_journey_in_chromium(browser, site):
@@ -216,3 +194,7 @@ def test_the_tls_configuration_is_valid(tmp_path):
                               "-e", str(tmp_path / "error.log")], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
     assert "listen 443 ssl http2;" in config and "return 301 https://$host$request_uri;" in config
+
+
+def assert_ok(status):
+    assert status == 200
