@@ -2,12 +2,14 @@
 import json
 import os
 import secrets
+import subprocess
 import sys
 
 import click
 
 from . import create_app
 from .accounts import create_admin, set_disabled
+from .backups import back_up, restore
 from .catalog import CatalogError, count_records, import_catalog, read_catalog
 from .config import SettingsError, data_dir, private_file, private_folder
 from .credentials import add_api_key, create_client, normalized_origin, revoke_api_key, set_widget_origins
@@ -260,6 +262,39 @@ def _demo_credentials(app, if_empty):
         saved = demo_credentials_path()
         return json.loads(saved.read_text()) if saved.exists() else None
     return _seed_demo(app)
+
+
+@cli.command("backup")
+@click.argument("destination", type=click.Path(dir_okay=False))
+def backup_command(destination):
+    """Back the database up to a new file, while the server runs (SQLite's online backup;
+    pg_dump's custom format on PostgreSQL)."""
+    url = ready_app().config["DATABASE_URL"]
+    database.close()
+    try:
+        size = back_up(url, destination)
+    except FileExistsError as exc:
+        raise click.ClickException(str(exc)) from None
+    except subprocess.CalledProcessError as exc:
+        raise click.ClickException(f"pg_dump failed: {exc.stderr.decode(errors='replace').strip()}") from None
+    click.echo(f"Backed up to {destination} ({size:,} bytes).")
+
+
+@cli.command("restore")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False))
+def restore_command(source):
+    """Replace the database's contents with a back-up (stop the server first); the next
+    start applies any migration the back-up predates."""
+    try:
+        url = create_app().config["DATABASE_URL"]
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    database.close()
+    try:
+        restore(url, source)
+    except subprocess.CalledProcessError as exc:
+        raise click.ClickException(f"pg_restore failed: {exc.stderr.decode(errors='replace').strip()}") from None
+    click.echo(f"Restored from {source}.")
 
 
 @cli.command("seed-demo")
