@@ -6,7 +6,7 @@ import os
 import select
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import click
@@ -108,41 +108,96 @@ WRITER_LOCK = "writer"
 
 
 _writing = threading.local()  # depth of this thread's write transactions
+LOCK_SQL = "SELECT pg_advisory_xact_lock(%s)"
+
+
+class Writing:
+    """What write_transaction yields: the rows of the query it began with, and finish()."""
+
+    def __init__(self, rows):
+        self.rows = rows
+        self.last = None
+
+    def finish(self, sql, params):
+        """Name the transaction's last statement, run as it ends (with COMMIT on PostgreSQL)."""
+        self.last = (sql, list(params))
 
 
 @contextmanager
-def write_transaction(key):
+def write_transaction(key, first=None):
     """A transaction that runs alone among writers using the same key; inside another
-    write transaction (a batch of them, say), part of that one.
+    write transaction (a batch of them, say), part of that one. first: (sql, params) of a
+    query to run once the lock is held; its rows are the yielded Writing's rows.
 
-    PostgreSQL locks the key only. SQLite allows one writer at a time anyway, and a writer
-    that finds the database locked sleeps in steps of 1 ms or more; so all writers queue on
-    one file lock instead, which wakes the next one the moment the lock is released.
+    PostgreSQL locks the key only, and sends BEGIN, the lock and the first query in one
+    round trip, and the last statement (Writing.finish) with COMMIT in another: each round
+    trip waits for a busy machine to schedule the database and then the worker (measured
+    with bench/ingest.py: docs/operations.md). Statements sent together run one after
+    another, each seeing what was committed when it starts, so the first query sees every
+    report committed by the lock's previous holder.
+
+    SQLite allows one writer at a time anyway, and a writer that finds the database locked
+    sleeps in steps of 1 ms or more; so all writers queue on one file lock instead, which
+    wakes the next one the moment the lock is released.
     """
     # Inside another write transaction no savepoint: an error rolls the outer one back anyway
     # (and savepoints cost import-reports two round trips a row on PostgreSQL).
     nested = getattr(_writing, "depth", 0)
     if isinstance(database.obj, PostgresqlDatabase):
-        if nested:
-            database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (lock_id(key),))
-            yield
+        if nested or database.in_transaction():
+            # Part of a transaction already open: in peewee's own (atomic()), a savepoint, as there.
+            with nullcontext() if nested else database.atomic():
+                writing = Writing(_run_together(None, (LOCK_SQL, [lock_id(key)]), first))
+                yield writing
+                _run_together(None, writing.last)
             return
-        with exclusive(key):
-            _writing.depth = 1
-            try:
-                yield
-            finally:
-                _writing.depth = 0
+        # peewee's bookkeeping: an atomic() inside becomes a savepoint, as in its own transactions.
+        database.push_transaction(writing := Writing([]))
+        _writing.depth = 1
+        try:
+            writing.rows = _run_together(("BEGIN", []), (LOCK_SQL, [lock_id(key)]), first)
+            yield writing
+            _run_together(writing.last, ("COMMIT", []))
+        except BaseException:
+            _rollback_quietly()
+            raise
+        finally:
+            _writing.depth = 0
+            database.pop_transaction()
         return
     if nested:  # the outer transaction holds the writers' lock
-        yield
+        writing = Writing(_run_together(None, first))
+        yield writing
+        _run_together(None, writing.last)
         return
     with exclusive(WRITER_LOCK), database.atomic():
         _writing.depth = 1
         try:
-            yield
+            writing = Writing(_run_together(None, first))
+            yield writing
+            _run_together(None, writing.last)
         finally:
             _writing.depth = 0
+
+
+def _run_together(*statements):
+    """Send the (sql, params) statements given (None: none) in one round trip; the last one's rows.
+
+    SQLite runs one statement at a time: there, only one may be given.
+    """
+    present = [statement for statement in statements if statement]
+    if not present:
+        return []
+    cursor = database.execute_sql("; ".join(sql for sql, _ in present), [p for _, params in present for p in params])
+    return cursor.fetchall() if cursor.description else []
+
+
+def _rollback_quietly():
+    """Roll back after an error; a connection too broken for that is opened anew next request."""
+    try:
+        database.execute_sql("ROLLBACK")
+    except Exception:  # noqa: BLE001  (the error that brought us here is the one to report)
+        pass
 
 
 class FileLock:

@@ -184,15 +184,15 @@ def record_feedback(
         suspicion.append("exact_position")
     outlet_id = outlet.id if outlet else None
     param = database.param
-    with write_transaction(f"customer:{bank.id}:{user_id}"):
-        # One read serves the duplicate rule and the judgements below: the customer's latest
-        # reports up to the end of the duplicate window (measured: a second query per report
-        # cost ~5 % of ingest throughput).
-        # A delayed report is judged against the later ones too: else sending a week newest
-        # first would make every day look like the customer's first at the merchant.
-        until = now + max(rules.duplicate_window, REPEAT_WINDOW)
-        reports = [Earlier(_as_datetime(row[0]), *row[1:]) for row in database.execute_sql(
-            _customer_reports_sql(param), [bank.id, user_id, until]).fetchall()]
+    # One read serves the duplicate rule and the judgements below: the customer's latest
+    # reports up to the end of the duplicate window (measured: a second query per report
+    # cost ~5 % of ingest throughput). It runs once the customer's lock is held.
+    # A delayed report is judged against the later ones too: else sending a week newest
+    # first would make every day look like the customer's first at the merchant.
+    until = now + max(rules.duplicate_window, REPEAT_WINDOW)
+    with write_transaction(f"customer:{bank.id}:{user_id}",
+                           first=(_customer_reports_sql(param), [bank.id, user_id, until])) as writing:
+        reports = [Earlier(_as_datetime(row[0]), *row[1:]) for row in writing.rows]
         earlier = _duplicate_of(reports, offer.id, outlet_id, feedback_type.id, now, rules.duplicate_window)
         if earlier is None and len(reports) == HISTORY_ROWS and reports[-1].created_at > now - rules.duplicate_window:
             # More reports in the window than were read: ask for the duplicate itself.
@@ -219,7 +219,8 @@ def record_feedback(
             "suspicion": ",".join(suspicion),
             "uncounted": True,
         }
-        database.execute_sql(_insert_sql(param, tuple(values)), list(values.values()))
+        # Sent with the COMMIT on PostgreSQL: one round trip fewer (db.write_transaction).
+        writing.finish(_insert_sql(param, tuple(values)), values.values())
     note_stored()
     return report
 

@@ -2,13 +2,17 @@
 """Leaderboard benchmark: synthetic reports at scale, then the 30-day query and the page.
 
 Generates a realistic year of reports (skewed merchants, many outlets, several banks on two
-networks, eight cities) straight into a fresh SQLite database, recomputes the counters with
-`rebuild_rollups` (the product's own code), then prints the median time of the 30-day
-leaderboard query and of the full page render (Flask test client, logged-in platform admin)
-for each size. Usage: .venv/bin/python bench/leaderboard.py [--sizes 1000000 10000000]
+networks, eight cities) straight into a fresh database (SQLite, or with --database postgresql
+a throwaway cluster with PostgreSQL's default, durable settings), recomputes the counters
+with `run.py rebuild-rollups` (the product's own command: its time and peak memory), then
+prints the median time of the 30-day leaderboard query (platform and one bank's scope) and
+of the full page render (Flask test client, logged-in platform admin) for each size, and
+the database's size.
+Usage: .venv/bin/python bench/leaderboard.py [--database sqlite|postgresql] [--sizes 1000000 10000000]
 """
 import argparse
 import bisect
+import io
 import itertools
 import os
 import random
@@ -16,6 +20,7 @@ import secrets
 import shutil
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +31,7 @@ import click
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 
 CITIES = ["Mumbai", "Bengaluru", "Delhi", "Chennai", "Hyderabad", "Pune", "Kolkata", "Ahmedabad"]
 VERDICTS = [("at_outlet", 0.62), ("not_shared", 0.18), ("away_from_outlet", 0.1), ("inconclusive", 0.06),
@@ -56,29 +62,24 @@ def catalogue(merchants=2000):
             for name, rows in sections.items()}
 
 
-def generate_reports(db_path, count, now, chunk=200_000):
-    """Insert count reports over the year before now, in time order, with sqlite3 directly."""
+def generate_reports(url, count, now, chunk=200_000):
+    """Insert count reports over the year before now, in time order, with the driver directly
+    (sqlite3's executemany, PostgreSQL's COPY); the indexes are built once at the end."""
     rng = random.Random(count)
-    conn = sqlite3.connect(db_path)
-    offers = conn.execute("SELECT id, merchant_id, bank_id, network_id FROM offer").fetchall()
-    banks = conn.execute("SELECT id, network_id FROM bank").fetchall()
+    store = SqliteStore(url) if url.startswith("sqlite:///") else PostgresStore(url)
+    offers = store.rows("SELECT id, merchant_id, bank_id, network_id FROM offer")
+    banks = store.rows("SELECT id, network_id FROM bank")
     outlets = {}
-    for outlet_id, merchant_id in conn.execute("SELECT id, merchant_id FROM outlet"):
+    for outlet_id, merchant_id in store.rows("SELECT id, merchant_id FROM outlet"):
         outlets.setdefault(merchant_id, []).append(outlet_id)
     eligible = {o[0]: [b for b, n in banks if b == o[2] or (o[3] and n == o[3])] for o in offers}
     weights = [1 / (rank + 1) ** 0.9 for rank in range(len(offers))]
     rng.shuffle(weights)
     cumulative = list(itertools.accumulate(weights))
     verdicts, verdict_weights = zip(*VERDICTS)
-    indexes = conn.execute("SELECT name, sql FROM sqlite_master WHERE type='index' AND tbl_name='feedback' "
-                           "AND sql IS NOT NULL").fetchall()
-    for name, _ in indexes:  # faster to build them once at the end
-        conn.execute(f'DROP INDEX "{name}"')
+    indexes = store.drop_indexes()
     start = now - timedelta(days=365)
     step = timedelta(days=365) / count
-    sql = ('INSERT INTO feedback (public_id, channel, bank_id, offer_id, merchant_id, outlet_id, feedback_type_id, '
-           'user_id, radius_m, verdict, offer_status, comment, created_at, outlet_inferred, uncounted, anonymous, '
-           'new_customer, repeat_visit, suspicion) VALUES (?, \'import\', ?, ?, ?, ?, ?, ?, 150, ?, ?, \'\', ?, 0, 0, 0, 0, 0, \'\')')
     with click.progressbar(length=count, label=f"Generating {count:,} reports", file=sys.stderr) as bar:
         for first in range(0, count, chunk):
             rows = []
@@ -89,13 +90,80 @@ def generate_reports(db_path, count, now, chunk=200_000):
                              f"user{int(rng.paretovariate(1.2) * 1000) % 2_000_000}",
                              rng.choices(verdicts, verdict_weights)[0], "active",
                              (start + step * n).isoformat(sep=" ")))
-            conn.executemany(sql, rows)
-            conn.commit()
+            store.insert(rows)
             bar.update(len(rows))
-    for _, create in indexes:
-        conn.execute(create)
-    conn.commit()
-    conn.close()
+    store.create_indexes(indexes)
+    store.close()
+
+
+REPORT_COLUMNS = ("public_id", "bank_id", "offer_id", "merchant_id", "outlet_id", "feedback_type_id", "user_id",
+                  "verdict", "offer_status", "created_at")
+# Columns every generated report shares: (name, SQLite value, PostgreSQL COPY text).
+FIXED_COLUMNS = (("channel", "import", "import"), ("radius_m", 150, "150"), ("comment", "", ""),
+                 ("outlet_inferred", 0, "f"), ("uncounted", 0, "f"), ("anonymous", 0, "f"),
+                 ("new_customer", 0, "f"), ("repeat_visit", 0, "f"), ("suspicion", "", ""))
+
+
+class SqliteStore:
+    def __init__(self, url):
+        self.conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+
+    def rows(self, sql):
+        return self.conn.execute(sql).fetchall()
+
+    def drop_indexes(self):
+        indexes = self.rows("SELECT name, sql FROM sqlite_master WHERE type='index' AND tbl_name='feedback' "
+                            "AND sql IS NOT NULL")
+        for name, _ in indexes:  # faster to build them once at the end
+            self.conn.execute(f'DROP INDEX "{name}"')
+        return [create for _, create in indexes]
+
+    def insert(self, rows):
+        names = REPORT_COLUMNS + tuple(name for name, _, _ in FIXED_COLUMNS)
+        fixed = tuple(value for _, value, _ in FIXED_COLUMNS)
+        self.conn.executemany(f"INSERT INTO feedback ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                              [row + fixed for row in rows])
+        self.conn.commit()
+
+    def create_indexes(self, indexes):
+        for create in indexes:
+            self.conn.execute(create)
+        self.conn.commit()
+
+    def close(self):
+        self.conn.close()
+
+
+class PostgresStore(SqliteStore):
+    def __init__(self, url):
+        import psycopg2
+
+        self.conn = psycopg2.connect(url)
+        self.cursor = self.conn.cursor()
+
+    def rows(self, sql):
+        self.cursor.execute(sql)
+        return self.cursor.fetchall()
+
+    def drop_indexes(self):
+        indexes = self.rows("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'feedback' "
+                            "AND indexname NOT LIKE '%pkey'")
+        for name, _ in indexes:
+            self.cursor.execute(f'DROP INDEX "{name}"')
+        self.conn.commit()
+        return [create for _, create in indexes]
+
+    def insert(self, rows):
+        names = REPORT_COLUMNS + tuple(name for name, _, _ in FIXED_COLUMNS)
+        fixed = "\t".join(text for _, _, text in FIXED_COLUMNS)
+        data = io.StringIO("".join("\t".join(map(str, row)) + "\t" + fixed + "\n" for row in rows))
+        self.cursor.copy_expert(f"COPY feedback ({', '.join(names)}) FROM STDIN", data)
+        self.conn.commit()
+
+    def create_indexes(self, indexes):
+        for create in indexes:
+            self.cursor.execute(create)
+        self.conn.commit()
 
 
 def median_ms(action, runs=15):
@@ -108,30 +176,54 @@ def median_ms(action, runs=15):
     return statistics.median(times)
 
 
-def run_size(count, now):
+def rebuild(env):
+    """`run.py rebuild-rollups` as an operator runs it: (seconds, its peak resident memory in MB)."""
+    began = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "run.py", "rebuild-rollups"], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        sys.exit("rebuild-rollups failed")
+    return time.perf_counter() - began, usage.ru_maxrss / 1024
+
+
+def fresh_database(kind, tmp, cluster, count):
+    """The URL of a new, empty database for one size."""
+    if kind == "sqlite":
+        return f"sqlite:///{tmp / 'bench.db'}"
+    import psycopg2
+
+    conn = psycopg2.connect(cluster.url)
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE bench_{count}")
+    conn.close()
+    return cluster.url.rsplit("/", 1)[0] + f"/bench_{count}"
+
+
+def run_size(kind, count, now, cluster):
     from backend import create_app
     from backend.accounts import create_admin
     from backend.catalog import import_catalog
     from backend.db import database
     from backend.models import create_tables
     from backend.ranking import Filters, merchant_leaderboard
-    from backend.rollups import rebuild_rollups
 
     tmp = Path(tempfile.mkdtemp(prefix="offers-feedback-leaderboard-"))
     os.environ["OFFERS_FEEDBACK_DATA"] = str(tmp)
-    db_path = tmp / "bench.db"
-    app = create_app({"DATABASE_URL": f"sqlite:///{db_path}"})
+    url = fresh_database(kind, tmp, cluster, count)
+    app = create_app({"DATABASE_URL": url})
     database.connect(reuse_if_open=True)
     create_tables()
     import_catalog(catalogue())
     create_admin("bench@example.com", PASSWORD, "platform", now)
     database.close()
-    generate_reports(str(db_path), count, now)
-    database.connect(reuse_if_open=True)
     began = time.perf_counter()
-    with click.progressbar(length=count, label="Rebuilding the counters", file=sys.stderr) as bar:
-        rebuild_rollups(on_progress=bar.update)
-    rebuild_s = time.perf_counter() - began
+    generate_reports(url, count, now)
+    generate_s = time.perf_counter() - began
+    rebuild_s, rebuild_mb = rebuild({**os.environ, "DATABASE_URL": url})
+    database.connect(reuse_if_open=True)
     database.execute_sql("ANALYZE")
     today = now.date()
     filters = Filters("all", today - timedelta(days=29), today)
@@ -145,28 +237,50 @@ def run_size(count, now):
     page_ms = median_ms(lambda: client.get("/admin/leaderboard"))
     sizes = {table: database.execute_sql(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
              for table in ("feedback", "merchantday", "customerday")}
-    database.close()
-    megabytes = db_path.stat().st_size / 2**20
+    if kind == "sqlite":
+        database.close()
+        megabytes = sum(path.stat().st_size for path in tmp.glob("bench.db*")) / 2**20
+    else:
+        megabytes = database.execute_sql("SELECT pg_database_size(current_database())").fetchone()[0] / 2**20
+        database.close()
     if os.environ.get("KEEP_BENCH_DB"):
-        print(f"kept {db_path}", file=sys.stderr)
+        print(f"kept {url}", file=sys.stderr)
     else:
         shutil.rmtree(tmp, ignore_errors=True)
     return {"count": count, "query_ms": query_ms, "bank_ms": bank_ms, "page_ms": page_ms, "rebuild_s": rebuild_s,
-            "rows": sizes, "mb": megabytes}
+            "rebuild_mb": rebuild_mb, "generate_s": generate_s, "rows": sizes, "mb": megabytes}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     args = parser.parse_args()
     now = datetime(2026, 11, 25, 12, 0)
-    results = [run_size(count, now) for count in args.sizes]
-    print("SQLite, 2,000 merchants, ~20,000 outlets, 6 banks on 2 networks, one year; medians of 15 runs")
+    cluster = None
+    if args.database == "postgresql":
+        from support import PostgresCluster
+
+        cluster = PostgresCluster(durable=True)  # PostgreSQL's defaults, as a bank would run it
+    try:
+        results = [run_size(args.database, count, now, cluster) for count in args.sizes]
+        if cluster:
+            import psycopg2
+
+            with psycopg2.connect(cluster.url) as conn, conn.cursor() as cursor:
+                cursor.execute("SHOW server_version")
+                version = cursor.fetchone()[0].split()[0]
+    finally:
+        if cluster and not os.environ.get("KEEP_BENCH_DB"):
+            cluster.stop()
+    name = f"PostgreSQL {version} (fsync on)" if cluster else f"SQLite {sqlite3.sqlite_version} (WAL)"
+    print(f"{name}, 2,000 merchants, ~20,000 outlets, 6 banks on 2 networks, one year; medians of 15 runs")
     print(f"{'reports':>12} {'30-day query':>13} {'bank scope':>11} {'page render':>12} {'rollup rows':>12} "
-          f"{'rebuild':>9} {'db size':>9}")
+          f"{'rebuild':>9} {'rebuild RSS':>12} {'db size':>9} {'generated in':>13}")
     for r in results:
         print(f"{r['count']:>12,} {r['query_ms']:>10.1f} ms {r['bank_ms']:>8.1f} ms {r['page_ms']:>9.1f} ms "
-              f"{r['rows']['merchantday']:>12,} {r['rebuild_s']:>7.0f} s {r['mb']:>6.0f} MB")
+              f"{r['rows']['merchantday']:>12,} {r['rebuild_s']:>7.0f} s {r['rebuild_mb']:>9.0f} MB {r['mb']:>6.0f} MB "
+              f"{r['generate_s']:>11.0f} s")
     print("targets: page under 100 ms at 1M and under 250 ms at 10M")
 
 

@@ -198,9 +198,14 @@ def _pg_bin(name):
 
 
 class PostgresCluster:
-    """A throwaway PostgreSQL cluster in a temp dir on a free local port (stop() removes it)."""
+    """A throwaway PostgreSQL cluster in a temp dir on a free local port (stop() removes it).
 
-    def __init__(self):
+    The tests' clusters skip fsync (nothing in them must survive a crash); durable=True keeps
+    PostgreSQL's defaults, as a bank would run it, for benchmarks. settings: more `-c` options.
+    """
+
+    def __init__(self, durable=False, settings=()):
+        self.durable, self.settings = durable, list(settings)
         self.root = Path(tempfile.mkdtemp(prefix="offers-feedback-pg-"))
         self.datadir = self.root / "data"
         # PostgreSQL refuses to run as root; CI is root, so run it as the postgres user there.
@@ -216,7 +221,10 @@ class PostgresCluster:
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def pg_ctl(self, action, *args):
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
+        if not self.durable:
+            options += " -c fsync=off -c full_page_writes=off"
+        options += "".join(f" -c {setting}" for setting in self.settings)
         subprocess.run(self.as_owner + [_pg_bin("pg_ctl"), "-D", str(self.datadir), "-o", options,
                                         "-l", str(self.root / "log"), "-w", action, *args], check=True, capture_output=True)
 

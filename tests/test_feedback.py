@@ -1,6 +1,11 @@
 """record_feedback, the domain function every channel ends in, without HTTP."""
+import threading
 from datetime import datetime, timedelta
 
+import pytest
+from peewee import IntegrityError
+
+from backend.db import database
 from backend.lookups import TTLCache
 from backend.models import Feedback
 from support import make_report
@@ -17,6 +22,41 @@ def test_duplicate_window_is_24_hours(catalog):
     later = record(start + timedelta(hours=24, minutes=1))
     assert later.duplicate is False and later.feedback_id != first.feedback_id
     assert Feedback.select().count() == 2
+
+
+def test_one_report_sent_at_once_from_many_connections_is_stored_once(catalog):
+    # The duplicate check reads the customer's reports once it holds their lock: on
+    # PostgreSQL sent in the same round trip as the lock, so it must see what the lock's
+    # previous holder committed.
+    when, start, results = datetime(2026, 3, 1, 9, 0), threading.Barrier(8), []
+
+    def send():
+        database.connect(reuse_if_open=True)
+        try:
+            start.wait()
+            results.append(record(when))
+        finally:
+            database.close()
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(result.duplicate for result in results) == [False] + [True] * 7
+    assert len({result.feedback_id for result in results}) == 1
+    assert Feedback.select().count() == 1
+
+
+def test_a_report_the_database_refuses_leaves_nothing_behind_and_the_next_is_stored(catalog):
+    # On PostgreSQL the INSERT goes with the COMMIT: when it fails, the transaction (and the
+    # customer's lock) must still end, on a connection the next report can use.
+    when = datetime(2026, 3, 1, 9, 0)
+    with pytest.raises(IntegrityError):
+        record(when, client_id=999_999)  # no such client: the foreign key refuses it
+    assert not database.in_transaction()
+    assert record(when).duplicate is False
+    assert Feedback.select().count() == 1
 
 
 def test_offer_status_uses_the_report_time(catalog):
