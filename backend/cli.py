@@ -149,24 +149,29 @@ def create_admin_command(email, password, scope):
         click.echo(f"Admin {admin.email} ({scope}) can log in at /admin/login; any earlier sessions have ended.")
 
 
+EMAIL_OPTION = click.option("--email", required=True, help="The admin's e-mail (as for create-admin).")
+
+
 @cli.command("disable-admin")
-@click.option("--email", required=True, help="The admin's e-mail (as for create-admin).")
+@EMAIL_OPTION
 def disable_admin_command(email):
     """Stop an admin from logging in, and end its sessions at once."""
-    ready_app()
-    if set_disabled(email, True, utcnow()) is None:
-        raise click.ClickException(f"No admin with e-mail {email!r}.")
+    _set_disabled(email, True)
     click.echo(f"Admin {email.lower()} is disabled and logged out everywhere.")
 
 
 @cli.command("enable-admin")
-@click.option("--email", required=True, help="The admin's e-mail (as for create-admin).")
+@EMAIL_OPTION
 def enable_admin_command(email):
     """Let a disabled admin log in again (with the password it had)."""
-    ready_app()
-    if set_disabled(email, False, utcnow()) is None:
-        raise click.ClickException(f"No admin with e-mail {email!r}.")
+    _set_disabled(email, False)
     click.echo(f"Admin {email.lower()} can log in again.")
+
+
+def _set_disabled(email, disabled):
+    ready_app()
+    if set_disabled(email, disabled, utcnow()) is None:
+        raise click.ClickException(f"No admin with e-mail {email!r}.")
 
 
 @cli.command("rebuild-rollups")

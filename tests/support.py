@@ -274,3 +274,18 @@ def log_with(path, text, seconds=30):
     while text not in (log := path.read_text()) and time.monotonic() < deadline:
         time.sleep(0.05)
     return log
+
+
+def new_database(server_url, name):
+    """A new, empty database called name on the PostgreSQL server at server_url; its URL."""
+    import psycopg2
+
+    conn = psycopg2.connect(server_url)
+    try:
+        conn.autocommit = True  # CREATE DATABASE runs outside transactions
+        with conn.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {name}")
+            cursor.execute(f"CREATE DATABASE {name}")
+    finally:
+        conn.close()
+    return server_url.rsplit("/", 1)[0] + "/" + name

@@ -20,7 +20,7 @@ import psycopg2
 import pytest
 
 from admin_browser import AdminBrowser
-from support import DATA, ROOT, run_py, served
+from support import DATA, ROOT, new_database, run_py, served
 
 PASSWORD = "correct horse battery"
 NEW_PASSWORD = "another long passphrase"
@@ -31,13 +31,7 @@ def own_database(request, tmp, name):
     """A database of this module's own: a SQLite file, or a new database on the test PostgreSQL server."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp / (name + '.db')}"
-    server_url = request.getfixturevalue("postgres_server")
-    with closing(psycopg2.connect(server_url)) as conn:
-        conn.autocommit = True
-        with conn.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {name}")
-            cursor.execute(f"CREATE DATABASE {name}")
-    return server_url.rsplit("/", 1)[0] + "/" + name
+    return new_database(request.getfixturevalue("postgres_server"), name)
 
 
 @dataclass

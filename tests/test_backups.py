@@ -10,7 +10,7 @@ import urllib.request
 import psycopg2
 import pytest
 
-from support import DATA, ROOT, run_py, served, site_env
+from support import DATA, ROOT, new_database, run_py, served, site_env
 
 
 def rows(url, sql):
@@ -32,14 +32,7 @@ STATE = ("SELECT (SELECT count(*) FROM feedback), (SELECT count(*) FROM feedback
 def test_a_backup_taken_under_load_restores_a_consistent_database(request, tmp_path, kind):
     env = site_env(tmp_path)
     if kind == "postgresql":
-        server_url = request.getfixturevalue("postgres_server")
-        conn = psycopg2.connect(server_url)
-        conn.autocommit = True
-        with conn.cursor() as cursor:
-            cursor.execute("DROP DATABASE IF EXISTS backups")
-            cursor.execute("CREATE DATABASE backups")
-        conn.close()
-        env["DATABASE_URL"] = server_url.rsplit("/", 1)[0] + "/backups"
+        env["DATABASE_URL"] = new_database(request.getfixturevalue("postgres_server"), "backups")
     url = env["DATABASE_URL"]
     run_py(env, "import-catalog", str(DATA / "catalog.json"))
     client = json.loads(run_py(env, "create-client", "--name", "Backup", "--bank", "BANK1", "--json"))

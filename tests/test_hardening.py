@@ -12,7 +12,7 @@ import urllib.request
 import psycopg2
 import pytest
 
-from support import DATA, ROOT, PostgresCluster, log_with, run_py, served, site_env
+from support import DATA, ROOT, PostgresCluster, log_with, new_database, run_py, served, site_env
 
 ORIGIN = "https://bank.example"
 
@@ -21,14 +21,7 @@ def new_site(request, tmp, kind, database_name="hardening"):
     """The environment of a site with the test catalogue, on SQLite or in a new PostgreSQL database."""
     env = site_env(tmp)
     if kind == "postgresql":
-        server_url = request.getfixturevalue("postgres_server")
-        conn = psycopg2.connect(server_url)
-        conn.autocommit = True
-        with conn.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {database_name}")
-            cursor.execute(f"CREATE DATABASE {database_name}")
-        conn.close()
-        env["DATABASE_URL"] = server_url.rsplit("/", 1)[0] + "/" + database_name
+        env["DATABASE_URL"] = new_database(request.getfixturevalue("postgres_server"), database_name)
     run_py(env, "import-catalog", str(DATA / "catalog.json"))
     return env
 
