@@ -71,6 +71,8 @@ def settings():
         # SQLite WAL pages after which a committing request copies them back; `serve`
         # sets 0 and checkpoints from a background thread instead.
         "SQLITE_WAL_AUTOCHECKPOINT": int(env("SQLITE_WAL_AUTOCHECKPOINT", 1000)),
+        # 0: no prepared statements on PostgreSQL (behind a pooler in transaction mode).
+        "PG_PREPARED_STATEMENTS": env("PG_PREPARED_STATEMENTS", "1") != "0",
         # Request bodies and query strings larger than this are refused with 413.
         "MAX_CONTENT_LENGTH": int(env("MAX_CONTENT_LENGTH", 16 * 1024)),
         # Signs the widget's form tokens; every web worker must share it.

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from .db import database, write_transaction
+from .db import database, prepared, write_transaction
 from .geo import distance_m, location_verdict, nearest_outlet
 from .models import Outlet
 from .rollups import note_stored
@@ -191,7 +191,8 @@ def record_feedback(
     # first would make every day look like the customer's first at the merchant.
     until = now + max(rules.duplicate_window, REPEAT_WINDOW)
     with write_transaction(f"customer:{bank.id}:{user_id}",
-                           first=(_customer_reports_sql(param), [bank.id, user_id, until])) as writing:
+                           first=(prepared("customer_reports", _customer_reports_sql(param)),
+                                  [bank.id, user_id, until])) as writing:
         reports = [Earlier(_as_datetime(row[0]), *row[1:]) for row in writing.rows]
         earlier = _duplicate_of(reports, offer.id, outlet_id, feedback_type.id, now, rules.duplicate_window)
         if earlier is None and len(reports) == HISTORY_ROWS and reports[-1].created_at > now - rules.duplicate_window:
@@ -220,7 +221,7 @@ def record_feedback(
             "uncounted": True,
         }
         # Sent with the COMMIT on PostgreSQL: one round trip fewer (db.write_transaction).
-        writing.finish(_insert_sql(param, tuple(values)), values.values())
+        writing.finish(prepared("insert_report", _insert_sql(param, tuple(values))), values.values())
     note_stored()
     return report
 

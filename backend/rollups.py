@@ -14,7 +14,7 @@ from typing import NamedTuple
 from peewee import SqliteDatabase
 from psycopg2.extras import execute_batch
 
-from .db import database, exclusive, write_transaction
+from .db import database, exclusive, prepared, write_transaction
 from .models import Bank, Feedback, Outlet
 
 # What one customer-day weighs in the score, by the evidence its report carries: people
@@ -155,10 +155,11 @@ class Tally:
         # psycopg2's executemany sends one statement per round trip (execute_batch: 100 per).
         cursor = database.cursor()
         many = cursor.executemany if isinstance(database.obj, SqliteDatabase) else functools.partial(execute_batch, cursor)
-        for sql, rows in ((customer_day_sql or _customer_day_sql(database.param),
+        for sql, rows in ((customer_day_sql or prepared("count_customer_day", _customer_day_sql(database.param)),
                            [k + v for k, v in self.customer_days.items()]),
-                          (source_day_sql or _source_day_sql(database.param), list(self.source_days)),
-                          (merchant_day_sql or _merchant_day_sql(database.param),
+                          (source_day_sql or prepared("count_source_day", _source_day_sql(database.param)),
+                           list(self.source_days)),
+                          (merchant_day_sql or prepared("count_merchant_day", _merchant_day_sql(database.param)),
                            [k + v for k, v in self.totals.items()])):
             for start in range(0, len(rows), 50_000):
                 many(sql, rows[start:start + 50_000])

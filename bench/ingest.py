@@ -127,6 +127,25 @@ def _ms(text):
     return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
 
+def cpu_seconds(pids):
+    """{pid: CPU time (user + system) it has used so far, in seconds}."""
+    used = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:  # it ended
+            continue
+        used[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return used
+
+
+def process_groups(server_pid):
+    """{name: pids}: the server's workers, and every process named postgres (the database)."""
+    workers = subprocess.run(["pgrep", "-P", str(server_pid)], capture_output=True, text=True).stdout.split()
+    database = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True).stdout.split()
+    return {"workers": workers, "database": database}
+
+
 def start_profiling(server_pid, seconds, tmp):
     """py-spy sampling each gunicorn worker (waits included) for seconds, into tmp."""
     spy = Path(PYTHON).parent / "py-spy"
@@ -222,7 +241,11 @@ def run_all(args, tmp, url):
         for run in range(1, args.runs + 1):
             trivial = wrk(base + "/healthz", args.duration, args.connections)
             samplers = start_profiling(server.pid, args.duration - 1, tmp) if args.profile and run == 1 else []
+            before = {name: cpu_seconds(pids) for name, pids in process_groups(server.pid).items()}
             ingest = wrk(base + "/api", args.duration, args.connections, script, run)
+            # A connection opened meanwhile counts from zero.
+            ingest["cpu"] = {name: sum(used - before[name].get(pid, 0) for pid, used in cpu_seconds(pids).items())
+                             for name, pids in process_groups(server.pid).items()}
             runs.append((trivial, ingest))
             for sampler in samplers:
                 sampler.wait()
@@ -254,6 +277,9 @@ def run_all(args, tmp, url):
     print(f"median ingest / trivial throughput: {ratio:.1%} (target >= {target:.0%})")
     print(f"median ingest p99: {p99:.1f} ms (target < 30 ms); runs under 30 ms: "
           f"{sum(ingest['p99'] < 30 for _, ingest in runs)} of {len(runs)}")
+    print("CPU per ingest request: " + ", ".join(
+        f"{name} {statistics.median(i['cpu'][name] / max(1, i['requests']) for _, i in runs) * 1000:.2f} ms"
+        for name in runs[0][1]["cpu"]) + " (medians)")
     accepted = sum(ingest["accepted"] for _, ingest in runs)
     duplicates = sum(ingest["duplicates"] for _, ingest in runs)
     requests = sum(ingest["requests"] for _, ingest in runs)
