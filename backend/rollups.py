@@ -12,7 +12,6 @@ from datetime import date, datetime
 from typing import NamedTuple
 
 from peewee import SqliteDatabase
-from psycopg2.extras import execute_batch
 
 from .db import database, exclusive, prepared, write_transaction
 from .models import Bank, Feedback, Outlet
@@ -148,21 +147,42 @@ class Tally:
             total = self.totals.get(row[:5])
             self.totals[row[:5]] = row[5:] if total is None else tuple(map(operator.add, total, row[5:]))
 
-    def write(self, customer_day_sql=None, source_day_sql=None, merchant_day_sql=None):
+    def write(self, staged=False):
         """Insert the customer-days and sources and add the totals to the MerchantDay rows
-        (in a transaction), or run the statements given on the same rows."""
-        # The driver's own batching: peewee's insert_many is far slower at millions of rows, and
-        # psycopg2's executemany sends one statement per round trip (execute_batch: 100 per).
-        cursor = database.cursor()
-        many = cursor.executemany if isinstance(database.obj, SqliteDatabase) else functools.partial(execute_batch, cursor)
-        for sql, rows in ((customer_day_sql or prepared("count_customer_day", _customer_day_sql(database.param)),
-                           [k + v for k, v in self.customer_days.items()]),
-                          (source_day_sql or prepared("count_source_day", _source_day_sql(database.param)),
-                           list(self.source_days)),
-                          (merchant_day_sql or prepared("count_merchant_day", _merchant_day_sql(database.param)),
-                           [k + v for k, v in self.totals.items()])):
+        (in a transaction); staged: into a rebuild's staging tables instead (_Staging)."""
+        for table, columns, rows in (("customerday", CUSTOMER_DAY_COLUMNS, [k + v for k, v in self.customer_days.items()]),
+                                     ("sourceday", SOURCE_DAY_COLUMNS, list(self.source_days)),
+                                     ("merchantday", MERCHANT_DAY_COLUMNS, [k + v for k, v in self.totals.items()])):
             for start in range(0, len(rows), 50_000):
-                many(sql, rows[start:start + 50_000])
+                _insert_rows(table, columns, rows[start:start + 50_000], staged)
+
+
+def _insert_rows(table, columns, rows, staged):
+    """Insert (or, for merchantday, add to) rows of the columns, in as few statements as the database allows.
+
+    SQLite: executemany, one row at a time (peewee's insert_many is far slower at millions
+    of rows). PostgreSQL: one statement takes an array of each column (psycopg2 sends a
+    statement per row with executemany, and its execute_batch spent most of counting's time
+    quoting each value in Python, measured with bench/ingest.py).
+    """
+    if not rows:
+        return
+    if isinstance(database.obj, SqliteDatabase):
+        database.cursor().executemany(_upsert_sql(table, columns, database.param, staged), rows)
+        return
+    arrays = ", ".join(f"%s::{kind}[]" for kind in _column_types(table, columns))
+    sql = _upsert_sql(table, columns, f"SELECT * FROM unnest({arrays})", staged)
+    # A rebuild's staging tables come and go with it: nothing of theirs is kept prepared.
+    database.execute_sql(sql if staged else prepared(f"count_{table}", sql), [list(column) for column in zip(*rows)])
+
+
+@functools.cache
+def _column_types(table, columns):
+    """PostgreSQL's names of the columns' types (read once per process)."""
+    types = dict(database.execute_sql(
+        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0",
+        [table]).fetchall())
+    return tuple(types[column] for column in columns)
 
 
 # Reports are stored without touching the counters: after every COUNT_EVERY-th report a
@@ -291,27 +311,19 @@ MERCHANT_DAY_COLUMNS = ("scope", "feedback_type", "city", "day", "merchant_id") 
 
 
 @functools.cache
-def _insert_sql(table, columns, param):
+def _upsert_sql(table, columns, rows, staged=False):
+    """INSERT of rows (one row of placeholders, or a SELECT) into a counters' table: a
+    customer-day or source already there is kept, MerchantDay counters are added to."""
     names = ", ".join(f'"{c}"' for c in columns)
-    return f'INSERT INTO "{table}" ({names}) VALUES ({", ".join([param] * len(columns))})'
-
-
-@functools.cache
-def _customer_day_sql(param):
-    return _insert_sql("customerday", CUSTOMER_DAY_COLUMNS, param) + " ON CONFLICT DO NOTHING"
-
-
-@functools.cache
-def _source_day_sql(param):
-    return _insert_sql("sourceday", SOURCE_DAY_COLUMNS, param) + " ON CONFLICT DO NOTHING"
-
-
-@functools.cache
-def _merchant_day_sql(param):
-    """Add one row's counters (for executemany: 100-row statements were twice as slow, measured)."""
+    if rows == database.param:
+        rows = f'VALUES ({", ".join([database.param] * len(columns))})'
+    if staged:  # a day's rows, each new: the staging tables have no keys to conflict on
+        return f'INSERT INTO "staged_{table}" ({names}) {rows}'
+    if table != "merchantday":
+        return f'INSERT INTO "{table}" ({names}) {rows} ON CONFLICT DO NOTHING'
     key = ", ".join(f'"{c}"' for c in MERCHANT_DAY_COLUMNS[:5])
     updates = ", ".join(f'"{c}" = "merchantday"."{c}" + excluded."{c}"' for c in COUNTERS)
-    return _insert_sql("merchantday", MERCHANT_DAY_COLUMNS, param) + f" ON CONFLICT ({key}) DO UPDATE SET {updates}"
+    return f'INSERT INTO "{table}" ({names}) {rows} ON CONFLICT ({key}) DO UPDATE SET {updates}'
 
 
 def rebuild_rollups(on_progress=lambda count: None):
@@ -378,8 +390,7 @@ class _Staging:
 
     def add(self, tally):
         """Stage a finished day's rows; returns the reports they count."""
-        tally.write(*(_insert_sql(f"staged_{table}", columns, database.param)
-                      for table, columns in zip(self.TABLES, self.COLUMNS)))
+        tally.write(staged=True)
         return count_reports_total(tally.totals)
 
     def move(self):
