@@ -96,8 +96,8 @@ def query(url, sql):
 
 
 def statements_per_report(url, reports):
-    """Lines: the statements the database ran most often, with calls and time per report."""
-    rows = query(url, "SELECT calls, total_exec_time, query FROM pg_stat_statements ORDER BY calls DESC LIMIT 12")
+    """Lines: the statements the database spent most time on, with calls and time per report."""
+    rows = query(url, "SELECT calls, total_exec_time, query FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12")
     return [f"{calls / max(1, reports):8.2f} {total / max(1, reports) * 1000:9.0f} us  {' '.join(text.split())[:110]}"
             for calls, total, text in rows]
 
