@@ -264,6 +264,8 @@ class MerchantDay(BaseModel):
     class Meta:
         # Filters pick scope, type and city exactly; the period is then one range of days.
         primary_key = CompositeKey("scope", "feedback_type", "city", "day", "merchant")
+        # The rows shown: a few merchants' days in a period (migrations/0003).
+        indexes = ((("merchant", "scope", "city", "feedback_type", "day"), False),)
 
 
 class AdminUser(BaseModel):

@@ -9,6 +9,7 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import NamedTuple
 
 from peewee import Case, Select, fn
 
@@ -125,28 +126,45 @@ def merchant_leaderboard(filters, today, limit=25, min_customers=MIN_CUSTOMERS, 
     totals = (_rollup(filters, filters.start, filters.end)
               .select(MerchantDay.merchant, *_sums(RANKING_COUNTERS, filters.verified_only))
               .group_by(MerchantDay.merchant).tuples())
-    rows = [MerchantRow(merchant_id, "", "", int(reports), int(customer_days or 0), int(score or 0) / SCORE_UNITS,
-                        outlets=outlets.get(merchant_id, 1))
-            for merchant_id, reports, customer_days, score in totals if reports]
+    # Every merchant with reports is a Total; only the rows shown become MerchantRows (at a
+    # million reports, making one for each of 2,000 merchants took a fifth of the page's time).
+    rows = [Total(merchant_id, int(reports), int(customer_days or 0), int(score or 0) / SCORE_UNITS,
+                  outlets.get(merchant_id, 1)) for merchant_id, reports, customer_days, score in totals if reports]
     # Distinct customers never exceed customer-days: below the bar on those, certainly low volume.
     candidates = sorted((r for r in rows if r.customer_days >= min_customers),
-                        key=lambda r: (-r.score_per_outlet, -r.score, -r.reports, r.merchant_id))
+                        key=lambda r: (-r.score / r.outlets, -r.score, -r.reports, r.merchant_id))
     ranked, low = [], [r for r in rows if r.customer_days < min_customers]
     position = 0
     while len(ranked) < limit and position < len(candidates):
-        batch = candidates[position:position + 2 * limit]
+        # As many as still needed: distinct customers cost the most (a million reports: 22 ms for 50).
+        batch = candidates[position:position + limit - len(ranked)]
         position += len(batch)
         distinct = _distinct_customers(filters, [r.merchant_id for r in batch])
-        for row in batch:
-            row.distinct_customers, row.anonymous_customers = distinct.get(row.merchant_id, (0, 0))
+        for total in batch:
+            vouched, anonymous = distinct.get(total.merchant_id, (0, 0))
+            row = total.row(distinct_customers=vouched, anonymous_customers=anonymous)
             (ranked if row.distinct_customers >= min_customers else low).append(row)
     ranked = ranked[:limit]
     for rank, row in enumerate(ranked, 1):
         row.rank = rank
     low.sort(key=lambda r: (-r.reports, r.merchant_id))
-    shown = ranked + low[:10]
-    _fill_details(filters, shown, today, median_level(filters, rows))
-    return Leaderboard(ranked, low[:10], len(low))
+    low_shown = [r if isinstance(r, MerchantRow) else r.row() for r in low[:10]]
+    _fill_details(filters, ranked + low_shown, today, median_level(filters, rows))
+    return Leaderboard(ranked, low_shown, len(low))
+
+
+class Total(NamedTuple):
+    """A merchant's totals in the period, before it is known to be shown."""
+
+    merchant_id: int
+    reports: int
+    customer_days: int
+    score: float
+    outlets: int
+
+    def row(self, **values):
+        return MerchantRow(self.merchant_id, "", "", self.reports, self.customer_days, self.score,
+                           outlets=self.outlets, **values)
 
 
 def outlet_counts(city=""):
@@ -157,17 +175,15 @@ def outlet_counts(city=""):
 
 def _distinct_customers(filters, merchant_ids):
     """{merchant: (bank-vouched customers, anonymous devices)}, neither discounted, in the period."""
-    def distinct(anonymous):
-        return fn.COUNT(fn.DISTINCT(Case(None, [(CustomerDay.anonymous == anonymous, CustomerDay.user_id)], None)))
-
-    # A customer is (bank, user_id): distinct user ids per bank, summed over the banks.
-    per_bank = (CustomerDay.select(CustomerDay.merchant, distinct(False).alias("vouched"),
-                                   distinct(True).alias("anonymous"))
-                .where(CustomerDay.merchant.in_(merchant_ids), CustomerDay.day.between(filters.start, filters.end),
-                       CustomerDay.discounted == False, scope_condition(CustomerDay, filters.scope))  # noqa: E712
-                .group_by(CustomerDay.merchant, CustomerDay.bank))
-    query = (Select([per_bank], [per_bank.c.merchant_id, fn.SUM(per_bank.c.vouched), fn.SUM(per_bank.c.anonymous)])
-             .group_by(per_bank.c.merchant_id).bind(CustomerDay._meta.database))
+    # A customer is (bank, user_id). DISTINCT rows, then counted: PostgreSQL hashes them, where
+    # COUNT(DISTINCT ...) sorts (half the time, measured at a million reports).
+    customers = (CustomerDay.select(CustomerDay.merchant, CustomerDay.bank, CustomerDay.user_id, CustomerDay.anonymous)
+                 .distinct()
+                 .where(CustomerDay.merchant.in_(merchant_ids), CustomerDay.day.between(filters.start, filters.end),
+                        CustomerDay.discounted == False, scope_condition(CustomerDay, filters.scope)))  # noqa: E712
+    anonymous = Case(None, [(customers.c.anonymous == True, 1)], 0)  # noqa: E712
+    query = (Select([customers], [customers.c.merchant_id, fn.SUM(1 - anonymous), fn.SUM(anonymous)])
+             .group_by(customers.c.merchant_id).bind(CustomerDay._meta.database))
     return {merchant_id: (int(vouched), int(anonymous)) for merchant_id, vouched, anonymous in query.tuples()}
 
 
@@ -183,7 +199,7 @@ def _fill_details(filters, rows, today, median):
     score = MerchantDay.verified_score if filters.verified_only else MerchantDay.score
     details = (MerchantDay.select(MerchantDay.merchant, *_sums(DETAIL_COUNTERS, False))
                .where(MerchantDay.scope == filters.scope, MerchantDay.feedback_type == filters.feedback_type,
-                      MerchantDay.city == filters.city, MerchantDay.day.in_(_days(filters.start, filters.end)),
+                      MerchantDay.city == filters.city, MerchantDay.day.between(filters.start, filters.end),
                       MerchantDay.merchant.in_(ids))
                .group_by(MerchantDay.merchant).tuples())
     for merchant_id, *sums in details:
@@ -194,7 +210,7 @@ def _fill_details(filters, rows, today, median):
     type_ids = [filters.feedback_type] if filters.feedback_type else [t for (t,) in FeedbackType.select(FeedbackType.id).tuples()]
     types = (MerchantDay.select(MerchantDay.merchant, MerchantDay.feedback_type, fn.SUM(counter))
              .where(MerchantDay.scope == filters.scope, MerchantDay.feedback_type.in_(type_ids),
-                    MerchantDay.city == filters.city, MerchantDay.day.in_(_days(filters.start, filters.end)),
+                    MerchantDay.city == filters.city, MerchantDay.day.between(filters.start, filters.end),
                     MerchantDay.merchant.in_(ids))
              .group_by(MerchantDay.merchant, MerchantDay.feedback_type).tuples())
     for merchant_id, type_id, count in types:
@@ -216,11 +232,9 @@ def _fill_trends(filters, rows, ids, today, score, median):
     previous_start = filters.start - timedelta(days=length)
     first_week = today - timedelta(days=7 * TREND_WEEKS - 1)
     since = min(first_week, previous_start)
-    # Days and merchants as lists: the counters' key then gives one seek per (day, merchant)
-    # instead of a scan of every merchant's days.
     daily = (MerchantDay.select(MerchantDay.merchant, MerchantDay.day, score)
              .where(MerchantDay.scope == filters.scope, MerchantDay.feedback_type == filters.feedback_type,
-                    MerchantDay.city == filters.city, MerchantDay.day.in_(_days(since, max(today, filters.end))),
+                    MerchantDay.city == filters.city, MerchantDay.day.between(since, max(today, filters.end)),
                     MerchantDay.merchant.in_(ids))
              .tuples())
     weeks = defaultdict(lambda: [0.0] * TREND_WEEKS)
@@ -251,11 +265,7 @@ def median_level(filters, rows):
 def level(filters, row):
     """A merchant's weighted customer-days a week per outlet in the period."""
     weeks = ((filters.end - filters.start).days + 1) / 7
-    return row.score_per_outlet / weeks
-
-
-def _days(first, last):
-    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    return row.score / row.outlets / weeks
 
 
 def merchant_flag(filters, row, median):
