@@ -4,7 +4,6 @@ import json
 import os
 import re
 import select
-import socket
 import sqlite3
 import threading
 import time
@@ -106,12 +105,6 @@ class PromptSyncWorker(JsonProtocolErrors, SyncWorker):
         if not readable:
             client.close()
             return
-        if client.family in (socket.AF_INET, socket.AF_INET6) and hasattr(socket, "TCP_CORK"):
-            # gunicorn sends the headers and the body in two writes; corked, they leave in
-            # one segment when the connection closes (right after the answer): the client
-            # wakes once, not twice (-20 to -40 us of kernel time a request, bench/ingest.py).
-            # Linux sends corked bytes after 200 ms anyway, so nothing waits longer.
-            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
         super().handle(listener, client, addr)
 
     def handle_request(self, listener, req, client, addr):
@@ -208,7 +201,12 @@ class ThreadWorker(JsonProtocolErrors, ThreadWorkerBase):
     thread, not the worker, and gets its answer."""
 
 
-WORKER_CLASSES = {"gthread": ThreadWorker, "sync": PromptSyncWorker}
+class PlainSyncWorker(JsonProtocolErrors, SyncWorker):
+    """gunicorn's sync worker as it is (WORKER_CLASS=sync-plain): to measure what
+    PromptSyncWorker's two changes are worth, or to do without them."""
+
+
+WORKER_CLASSES = {"gthread": ThreadWorker, "sync": PromptSyncWorker, "sync-plain": PlainSyncWorker}
 
 
 def default_workers():

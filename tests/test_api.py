@@ -5,7 +5,9 @@ import time
 import psycopg2
 import pytest
 
+from backend import create_app
 from backend.credentials import add_api_key, revoke_api_key
+from backend.db import database
 from backend.models import Feedback, utcnow
 
 ERROR_KEYS = {"status", "error", "message", "fields"}
@@ -362,3 +364,20 @@ def test_only_get_and_post_act(client, report_params):
     options = client.options("/api")
     assert options.status_code == 405 and options.get_json()["error"] == "method_not_allowed"
     assert not Feedback.select().exists()
+
+
+@pytest.mark.parametrize("prepared", [True, False])
+def test_the_same_answers_with_prepared_statements_or_without(database_url, bank_client, report_params, prepared):
+    """PG_PREPARED_STATEMENTS (docs/operations.md): on PostgreSQL each connection prepares the
+    statements a report runs once, or (0, behind a pooler in transaction mode) not at all."""
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "CREDENTIAL_CACHE_SECONDS": 0,
+                      "CATALOG_CACHE_SECONDS": 0, "PG_PREPARED_STATEMENTS": prepared})
+    client = app.test_client()
+    first, again = (call(client, report_params).get_json() for _ in range(2))
+    assert first["status"] == "success" and not first["duplicate"]
+    assert again["duplicate"] and again["feedback_id"] == first["feedback_id"]
+    assert call(client, {**report_params, "user_id": "next@example.com"}).get_json()["duplicate"] is False
+    assert Feedback.select().count() == 2
+    if database_url.startswith("postgresql"):
+        names = {name for (name,) in database.execute_sql("SELECT name FROM pg_prepared_statements")}
+        assert names == ({"customer_reports", "insert_report"} if prepared else set())
