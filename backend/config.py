@@ -56,6 +56,15 @@ def secret_key():
     return key
 
 
+def on_or_off(name, default):
+    """A setting that is 1 (on) or 0 (off); SettingsError for anything else ("false" must
+    not quietly mean on)."""
+    value = os.environ.get(name, default)
+    if value not in ("0", "1"):
+        raise SettingsError(f"{name} must be 1 (on) or 0 (off), not {value!r}.")
+    return value == "1"
+
+
 def settings():
     """The app's settings: defaults, each overridable by an environment variable of the same name."""
     env = os.environ.get
@@ -72,7 +81,7 @@ def settings():
         # sets 0 and checkpoints from a background thread instead.
         "SQLITE_WAL_AUTOCHECKPOINT": int(env("SQLITE_WAL_AUTOCHECKPOINT", 1000)),
         # 0: no prepared statements on PostgreSQL (behind a pooler in transaction mode).
-        "PG_PREPARED_STATEMENTS": env("PG_PREPARED_STATEMENTS", "1") != "0",
+        "PG_PREPARED_STATEMENTS": on_or_off("PG_PREPARED_STATEMENTS", "1"),
         # Request bodies and query strings larger than this are refused with 413.
         "MAX_CONTENT_LENGTH": int(env("MAX_CONTENT_LENGTH", 16 * 1024)),
         # Signs the widget's form tokens; every web worker must share it.

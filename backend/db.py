@@ -188,8 +188,9 @@ def write_transaction(key, first=None):
             writing.rows = _run_together(("BEGIN", []), (LOCK_SQL, [lock_id(key)]), first)
             yield writing
             _run_together(writing.last, ("COMMIT", []))
-        except BaseException:
+        except BaseException as error:
             _rollback_quietly()
+            _forget_stale_statements(error)
             raise
         finally:
             _writing.depth = 0
@@ -208,6 +209,25 @@ def write_transaction(key, first=None):
             _run_together(None, writing.last)
         finally:
             _writing.depth = 0
+
+
+# "cached plan must not change result type", "prepared statement does not exist": a
+# migration changed a column a statement prepared before reads, or a pooler moved us.
+STALE_STATEMENT_CODES = {"0A000", "26000"}
+
+
+def _forget_stale_statements(error):
+    """After such an error, this connection prepares its statements anew (that one request
+    failed; the next ones work)."""
+    original = error.__context__ if error.__context__ is not None else error
+    if getattr(original, "pgcode", None) in STALE_STATEMENT_CODES and not database.is_closed():
+        connection = database.connection()
+        with _Prepared.lock:
+            _Prepared.names.pop(connection, None)
+        try:
+            database.execute_sql("DEALLOCATE ALL")
+        except Exception:  # noqa: BLE001  (a connection too broken for it is opened anew next request)
+            database.close()
 
 
 def _run_together(*statements):

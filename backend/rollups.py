@@ -197,9 +197,10 @@ COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r
 
 @functools.cache
 def _column_types(table, columns):
-    """PostgreSQL's names of the columns' types (read once per process)."""
+    """PostgreSQL's names of the columns' types, without lengths (read once per process): a
+    cast to varchar(n) would cut a longer value, where the INSERT refuses it."""
     types = dict(database.execute_sql(
-        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0",
+        "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0",
         [table]).fetchall())
     return tuple(types[column] for column in columns)
 

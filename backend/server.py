@@ -216,7 +216,8 @@ def default_workers():
 
 
 def worker_settings():
-    """WORKER_CLASS (gthread, the default; or sync, for a buffering proxy in front) and
+    """WORKER_CLASS (gthread, the default; sync, for a buffering proxy in front; sync-plain,
+    gunicorn's own sync worker) and
     WORKER_THREADS, threads per gthread worker (docs/operations.md has the figures)."""
     name = os.environ.get("WORKER_CLASS", "gthread")
     if name not in WORKER_CLASSES:

@@ -11,6 +11,6 @@ from backend.db import database
 
 
 def upgrade(migrator):
-    # IF NOT EXISTS: a database that had it when it was made (see 0002) finds nothing to do.
+    # IF NOT EXISTS: a database counted as made before migrations (0002) may have it already.
     database.execute_sql('CREATE INDEX IF NOT EXISTS "merchantday_merchant_id_scope_city_feedback_type_day" '
                          'ON "merchantday" ("merchant_id", "scope", "city", "feedback_type", "day")')
