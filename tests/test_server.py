@@ -267,6 +267,9 @@ def test_the_sync_worker_classes_for_a_proxy_in_front(tmp_path, name, worker):
     result = subprocess.run([sys.executable, "run.py", "serve", "--port", "1"], cwd=ROOT, capture_output=True,
                             text=True, env={**env, "PG_PREPARED_STATEMENTS": "false"})
     assert result.returncode == 1 and "PG_PREPARED_STATEMENTS must be 1 (on) or 0 (off), not 'false'" in result.stderr
+    result = subprocess.run([sys.executable, "run.py", "serve", "--port", "1"], cwd=ROOT, capture_output=True,
+                            text=True, env={**env, "PG_READ_WORK_MEM": "32MB; DROP TABLE feedback"})
+    assert result.returncode == 1 and "PG_READ_WORK_MEM must be a size such as 32MB" in result.stderr
 
 
 def assert_ok(status):
