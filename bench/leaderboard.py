@@ -9,6 +9,7 @@ prints the median time of the 30-day leaderboard query (platform and one bank's 
 of the full page render (Flask test client, logged-in platform admin) for each size, and
 the database's size.
 Usage: .venv/bin/python bench/leaderboard.py [--database sqlite|postgresql] [--sizes 1000000 10000000]
+       KEEP_BENCH_DB=1 keeps the databases (and the PostgreSQL cluster); --kept URL times one again.
 """
 import argparse
 import bisect
@@ -204,11 +205,9 @@ def fresh_database(kind, tmp, cluster, count):
 
 def run_size(kind, count, now, cluster):
     from backend import create_app
-    from backend.accounts import create_admin
     from backend.catalog import import_catalog
     from backend.db import database
     from backend.models import create_tables
-    from backend.ranking import Filters, merchant_leaderboard
 
     tmp = Path(tempfile.mkdtemp(prefix="offers-feedback-leaderboard-"))
     os.environ["OFFERS_FEEDBACK_DATA"] = str(tmp)
@@ -217,12 +216,22 @@ def run_size(kind, count, now, cluster):
     database.connect(reuse_if_open=True)
     create_tables()
     import_catalog(catalogue())
-    create_admin("bench@example.com", PASSWORD, "platform", now)
     database.close()
     began = time.perf_counter()
     generate_reports(url, count, now)
     generate_s = time.perf_counter() - began
     rebuild_s, rebuild_mb = rebuild({**os.environ, "DATABASE_URL": url})
+    figures = measure(kind, app, url, now, tmp)
+    return {"count": count, "rebuild_s": rebuild_s, "rebuild_mb": rebuild_mb, "generate_s": generate_s, **figures}
+
+
+def measure(kind, app, url, now, tmp):
+    """The queries' and the page's median times, the counters' rows and the database's size."""
+    from backend.accounts import create_admin
+    from backend.db import database
+    from backend.models import AdminUser
+    from backend.ranking import Filters, merchant_leaderboard
+
     database.connect(reuse_if_open=True)
     database.execute_sql("ANALYZE")
     today = now.date()
@@ -230,6 +239,8 @@ def run_size(kind, count, now, cluster):
     query_ms = median_ms(lambda: merchant_leaderboard(filters, today))
     bank_ms = median_ms(lambda: merchant_leaderboard(Filters("bank:1", filters.start, filters.end), today))
     client = app.test_client()
+    if not AdminUser.select().where(AdminUser.email == "bench@example.com").exists():
+        create_admin("bench@example.com", PASSWORD, "platform", now)
     page = client.get("/admin/login").get_data(as_text=True)
     token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
     client.post("/admin/login", data={"email": "bench@example.com", "password": PASSWORD, "csrf_token": token})
@@ -239,25 +250,47 @@ def run_size(kind, count, now, cluster):
              for table in ("feedback", "merchantday", "customerday")}
     if kind == "sqlite":
         database.close()
-        megabytes = sum(path.stat().st_size for path in tmp.glob("bench.db*")) / 2**20
+        path = Path(url.removeprefix("sqlite:///"))
+        megabytes = sum(file.stat().st_size for file in path.parent.glob(path.name + "*")) / 2**20
     else:
         megabytes = database.execute_sql("SELECT pg_database_size(current_database())").fetchone()[0] / 2**20
         database.close()
     if os.environ.get("KEEP_BENCH_DB"):
         print(f"kept {url}", file=sys.stderr)
-    else:
+    elif tmp:
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"count": count, "query_ms": query_ms, "bank_ms": bank_ms, "page_ms": page_ms, "rebuild_s": rebuild_s,
-            "rebuild_mb": rebuild_mb, "generate_s": generate_s, "rows": sizes, "mb": megabytes}
+    return {"query_ms": query_ms, "bank_ms": bank_ms, "page_ms": page_ms, "rows": sizes, "mb": megabytes}
+
+
+def measure_kept(url, now):
+    """Time a database an earlier run kept (KEEP_BENCH_DB=1), as it is now: code changed since."""
+    from backend import create_app
+    from backend.db import database
+    from backend.migrations import apply_migrations
+
+    os.environ["OFFERS_FEEDBACK_DATA"] = tempfile.mkdtemp(prefix="offers-feedback-leaderboard-")
+    app = create_app({"DATABASE_URL": url})
+    database.connect(reuse_if_open=True)
+    apply_migrations()
+    count = database.execute_sql("SELECT COUNT(*) FROM feedback").fetchone()[0]
+    database.close()
+    kind = "sqlite" if url.startswith("sqlite:") else "postgresql"
+    return {"count": count, "rebuild_s": float("nan"), "rebuild_mb": float("nan"), "generate_s": float("nan"),
+            **measure(kind, app, url, now, None)}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--kept", metavar="URL", help="only time a database an earlier run kept (KEEP_BENCH_DB=1)")
     args = parser.parse_args()
     now = datetime(2026, 11, 25, 12, 0)
     cluster = None
+    if args.kept:
+        print_results("SQLite (WAL)" if args.kept.startswith("sqlite:") else "PostgreSQL",
+                      [measure_kept(args.kept, now)])
+        return
     if args.database == "postgresql":
         from support import PostgresCluster
 
@@ -273,7 +306,10 @@ def main():
     finally:
         if cluster and not os.environ.get("KEEP_BENCH_DB"):
             cluster.stop()
-    name = f"PostgreSQL {version} (fsync on)" if cluster else f"SQLite {sqlite3.sqlite_version} (WAL)"
+    print_results(f"PostgreSQL {version} (fsync on)" if cluster else f"SQLite {sqlite3.sqlite_version} (WAL)", results)
+
+
+def print_results(name, results):
     print(f"{name}, 2,000 merchants, ~20,000 outlets, 6 banks on 2 networks, one year; medians of 15 runs")
     print(f"{'reports':>12} {'30-day query':>13} {'bank scope':>11} {'page render':>12} {'rollup rows':>12} "
           f"{'rebuild':>9} {'rebuild RSS':>12} {'db size':>9} {'generated in':>13}")
