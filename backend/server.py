@@ -3,7 +3,6 @@ import gc
 import json
 import os
 import re
-import select
 import sqlite3
 import threading
 import time
@@ -14,7 +13,6 @@ from urllib.parse import unquote_plus
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 from gunicorn.http import errors as http_errors
-from gunicorn.http.body import LengthReader
 from gunicorn.http.wsgi import Response, default_environ
 from gunicorn.workers.gthread import ThreadWorker as ThreadWorkerBase
 from gunicorn.workers.sync import SyncWorker
@@ -87,36 +85,6 @@ class JsonProtocolErrors:
                            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
         except OSError:
             pass
-
-
-class PromptSyncWorker(JsonProtocolErrors, SyncWorker):
-    """gunicorn's sync worker, which neither waits for a request that does not come nor
-    for the client to hang up after its answer.
-
-    Browsers open spare connections ahead of need; a plain sync worker waits on such a
-    connection until its 30-second timeout, and with one worker per core the widget then
-    stalls. (Behind a buffering proxy, as gunicorn recommends, this never arises.)
-    """
-
-    first_byte_seconds = 2
-
-    def handle(self, listener, client, addr):
-        readable, _, _ = select.select([client], [], [], self.first_byte_seconds)
-        if not readable:
-            client.close()
-            return
-        super().handle(listener, client, addr)
-
-    def handle_request(self, listener, req, client, addr):
-        super().handle_request(listener, req, client, addr)
-        # gunicorn then closes gracefully: it reads until the client hangs up, lest unread
-        # request bytes make the close a reset that loses the answer. With the whole request
-        # read and nothing more arrived, that wait only keeps the worker from the next
-        # request (9 % of its time under bench/ingest.py): close now. The later graceful
-        # close of the closed socket does nothing.
-        reader = req.body.reader
-        if isinstance(reader, LengthReader) and reader.length == 0 and not select.select([client], [], [], 0)[0]:
-            client.close()
 
 
 def protocol_error(exc):
@@ -201,12 +169,14 @@ class ThreadWorker(JsonProtocolErrors, ThreadWorkerBase):
     thread, not the worker, and gets its answer."""
 
 
-class PlainSyncWorker(JsonProtocolErrors, SyncWorker):
-    """gunicorn's sync worker as it is (WORKER_CLASS=sync-plain): to measure what
-    PromptSyncWorker's two changes are worth, or to do without them."""
+class JsonSyncWorker(JsonProtocolErrors, SyncWorker):
+    """gunicorn's sync worker: one connection at a time, so only behind a buffering proxy
+    (nginx reads each request whole before passing it on; a slow client would hold it).
+    Two changes it once had (close at once after the request; drop a connection silent for
+    2 s) measured no gain on either database (docs/operations.md) and were dropped."""
 
 
-WORKER_CLASSES = {"gthread": ThreadWorker, "sync": PromptSyncWorker, "sync-plain": PlainSyncWorker}
+WORKER_CLASSES = {"gthread": ThreadWorker, "sync": JsonSyncWorker}
 
 
 def default_workers():
@@ -216,8 +186,7 @@ def default_workers():
 
 
 def worker_settings():
-    """WORKER_CLASS (gthread, the default; sync, for a buffering proxy in front; sync-plain,
-    gunicorn's own sync worker) and
+    """WORKER_CLASS (gthread, the default; or sync, for a buffering proxy in front) and
     WORKER_THREADS, threads per gthread worker (docs/operations.md has the figures)."""
     name = os.environ.get("WORKER_CLASS", "gthread")
     if name not in WORKER_CLASSES:
