@@ -12,7 +12,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import click
-from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase
+from peewee import DatabaseError, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
 from playhouse import db_url
 
 from .config import private_file, private_folder
@@ -236,11 +236,14 @@ def write_transaction(key, first=None):
 STALE_STATEMENT_CODES = {"0A000", "26000"}
 
 
-def _forget_stale_statements(error):
-    """After such an error, this connection prepares its statements anew (that one request
-    failed; the next ones work)."""
+def _stale_statement(error):
     original = error.__context__ if error.__context__ is not None else error
-    if getattr(original, "pgcode", None) in STALE_STATEMENT_CODES and not database.is_closed():
+    return getattr(original, "pgcode", None) in STALE_STATEMENT_CODES
+
+
+def _forget_stale_statements(error):
+    """After such an error, this connection prepares its statements anew."""
+    if _stale_statement(error) and not database.is_closed():
         connection = database.connection()
         with _Prepared.lock:
             _Prepared.names.pop(connection, None)
@@ -248,6 +251,21 @@ def _forget_stale_statements(error):
             database.execute_sql("DEALLOCATE ALL")
         except Exception:  # noqa: BLE001  (a connection too broken for it is opened anew next request)
             database.close()
+
+
+def retried_if_stale(function):
+    """function (one write transaction) run again once if it failed on a stale prepared
+    statement: it stored nothing, and its connection has prepared anew (tested)."""
+    @functools.wraps(function)
+    def once_more_if_stale(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except DatabaseError as error:
+            if not _stale_statement(error) or getattr(_writing, "depth", 0):
+                raise  # part of a larger transaction (import-reports' batch): that one fails whole
+            return function(*args, **kwargs)
+
+    return once_more_if_stale
 
 
 def _run_together(*statements):

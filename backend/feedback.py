@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from .db import database, prepared, write_transaction
+from .db import database, prepared, retried_if_stale, write_transaction
 from .geo import distance_m, location_verdict, nearest_outlet
 from .models import Outlet
 from .rollups import note_stored
@@ -159,6 +159,7 @@ def submit_report(lookups, rules, reporter, *, bank_code, offer_code, outlet_cod
     )
 
 
+@retried_if_stale
 def record_feedback(
     *, bank, offer, outlet, feedback_type, user_id, now, rules, received_at=None, latitude=None, longitude=None,
     accuracy_m=None, comment="", client_id=None, channel="api", outlet_inferred=False, anonymous=False, ip_hash=None,
