@@ -66,6 +66,9 @@ def on_or_off(name, default):
     return value == "1"
 
 
+READ_WORK_MEM = "32MB"  # PG_READ_WORK_MEM's default
+
+
 def memory_size(name, default):
     """A PostgreSQL memory size such as 32MB (kB, MB or GB), or 0."""
     value = os.environ.get(name, default)
@@ -92,7 +95,7 @@ def settings():
         # 0: no prepared statements on PostgreSQL (behind a pooler in transaction mode).
         "PG_PREPARED_STATEMENTS": on_or_off("PG_PREPARED_STATEMENTS", "1"),
         # Memory each of the leaderboard's aggregates may use on PostgreSQL (db.large_reads); 0: the server's.
-        "PG_READ_WORK_MEM": memory_size("PG_READ_WORK_MEM", "32MB"),
+        "PG_READ_WORK_MEM": memory_size("PG_READ_WORK_MEM", READ_WORK_MEM),
         # Request bodies and query strings larger than this are refused with 413.
         "MAX_CONTENT_LENGTH": int(env("MAX_CONTENT_LENGTH", 16 * 1024)),
         # Signs the widget's form tokens; every web worker must share it.

@@ -13,8 +13,8 @@ from typing import NamedTuple
 
 from peewee import Case, Select, fn
 
-from .models import Bank, CustomerDay, Feedback, FeedbackType, Merchant, MerchantDay, Outlet
 from .db import large_reads
+from .models import Bank, CustomerDay, Feedback, FeedbackType, Merchant, MerchantDay, Outlet
 from .rollups import SCORE_UNITS, count_before_reading
 
 MIN_CUSTOMERS = 3  # distinct bank-vouched customers in the period before a merchant is ranked

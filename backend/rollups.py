@@ -169,7 +169,8 @@ def _insert_rows(table, columns, rows, staged):
     if not rows:
         return
     if isinstance(database.obj, SqliteDatabase):
-        database.cursor().executemany(_upsert_sql(table, columns, database.param, staged), rows)
+        one_row = f'VALUES ({", ".join([database.param] * len(columns))})'
+        database.cursor().executemany(_upsert_sql(table, columns, one_row, staged), rows)
         return
     if staged:  # a rebuild's millions of new rows: COPY, PostgreSQL's bulk load (at a million reports: 10 s per 100,000 read instead of 28 s with unnest)
         names = ", ".join(f'"{c}"' for c in columns)
@@ -332,11 +333,9 @@ MERCHANT_DAY_COLUMNS = ("scope", "feedback_type", "city", "day", "merchant_id") 
 
 @functools.cache
 def _upsert_sql(table, columns, rows, staged=False):
-    """INSERT of rows (one row of placeholders, or a SELECT) into a counters' table: a
+    """INSERT of rows (a VALUES row of placeholders, or a SELECT) into a counters' table: a
     customer-day or source already there is kept, MerchantDay counters are added to."""
     names = ", ".join(f'"{c}"' for c in columns)
-    if rows == database.param:
-        rows = f'VALUES ({", ".join([database.param] * len(columns))})'
     if staged:  # a day's rows, each new: the staging tables have no keys to conflict on
         return f'INSERT INTO "staged_{table}" ({names}) {rows}'
     if table != "merchantday":

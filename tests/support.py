@@ -3,6 +3,7 @@ pages for the widget, a PostgreSQL cluster."""
 import getpass
 import glob
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -289,3 +290,26 @@ def new_database(server_url, name):
     finally:
         conn.close()
     return server_url.rsplit("/", 1)[0] + "/" + name
+
+
+def report_params(credentials, **overrides):
+    """The published example report at outlet O1 of tests/data/catalog.json, for a client's
+    credentials; an override of None leaves the parameter out."""
+    params = {"action": "user_feedback", "clientkey": credentials["clientkey"], "clientpass": credentials["clientpass"],
+              "apikey": credentials["apikey"], "user_id": "asha@example.com", "user_latitude": "19.0597",
+              "user_longitude": "72.8295", "feedback_type": "1", "comment": "Refused at the till",
+              "offer_code": "OF1", "your_bank_code": "BANK1", "outlet_code": "O1"}
+    return {key: value for key, value in {**params, **overrides}.items() if value is not None}
+
+
+def send_two_clicks(frame):
+    """A customer's two taps in the widget's frame (a problem, then Send report) with their
+    location shared, up to the thank-you with its reference."""
+    from playwright.sync_api import expect
+
+    frame.get_by_role("button", name="Merchant declined the offer").click()
+    expect(frame.get_by_role("heading", name="Send this report?")).to_be_visible()
+    expect(frame.get_by_text("Your location is included")).to_be_visible()
+    frame.get_by_role("button", name="Send report").click()
+    expect(frame.get_by_role("heading", name="Thank you")).to_be_visible()
+    expect(frame.get_by_text(re.compile(r"Reference: [0-9A-F]{4}-[0-9A-F]{4}"))).to_be_visible()

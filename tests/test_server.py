@@ -17,7 +17,7 @@ import pytest
 
 from backend.rollups import COUNT_EVERY
 from backend.server import IN_SQLITE
-from support import DATA, ROOT, log_with, run_py, served, site_env, slow_clients_meanwhile
+from support import DATA, ROOT, log_with, report_params, run_py, served, site_env, slow_clients_meanwhile
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +45,7 @@ def http(server, params=None, method="GET", body=None, headers=None, query=None)
 
 
 def report(server, **overrides):
-    credentials = server["credentials"]
-    params = {"action": "user_feedback", "clientkey": credentials["clientkey"], "clientpass": credentials["clientpass"],
-              "apikey": credentials["apikey"], "user_id": "asha@example.com", "user_latitude": "19.0597",
-              "user_longitude": "72.8295", "feedback_type": "1", "comment": "Refused at the till",
-              "offer_code": "OF1", "your_bank_code": "BANK1", "outlet_code": "O1"}
-    return {key: value for key, value in {**params, **overrides}.items() if value is not None}
+    return report_params(server["credentials"], **overrides)
 
 
 def stored_rows(server, where="1=1", args=()):

@@ -1,11 +1,10 @@
 """The widget in real Chromium, embedded in bank pages served from another origin."""
-import re
 from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import expect
 
-from support import ROOT
+from support import ROOT, send_two_clicks
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 
@@ -52,13 +51,7 @@ def frame_of(page, widget_site):
 
 def test_two_clicks_store_one_report_at_the_outlet(open_page, reports):
     page = open_page(location=AT_O1, outlet="O1")
-    frame = widget(page)
-    frame.get_by_role("button", name="Merchant declined the offer").click()
-    expect(frame.get_by_role("heading", name="Send this report?")).to_be_visible()
-    expect(frame.get_by_text("Your location is included")).to_be_visible()
-    frame.get_by_role("button", name="Send report").click()
-    expect(frame.get_by_role("heading", name="Thank you")).to_be_visible()
-    expect(frame.get_by_text(re.compile(r"Reference: [0-9A-F]{4}-[0-9A-F]{4}"))).to_be_visible()
+    send_two_clicks(widget(page))
     [report] = reports()
     assert (report["channel"], report["verdict"], report["feedback_type_id"]) == ("widget", "at_outlet", 1)
     assert (report["latitude"], report["longitude"], report["accuracy_m"]) == (19.0597, 72.8295, 20)
