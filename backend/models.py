@@ -268,6 +268,36 @@ class MerchantDay(BaseModel):
         indexes = ((("merchant", "scope", "city", "feedback_type", "day"), False),)
 
 
+class MerchantCustomer(BaseModel):
+    """A customer's last counted (not discounted) day at a merchant: rollups keeps it, so
+    that CustomersByLastDay can move the customer from their last day to the next."""
+
+    merchant = ForeignKeyField(Merchant, index=False)
+    bank = ForeignKeyField(Bank, index=False)
+    user_id = CharField(max_length=254)
+    anonymous = BooleanField(default=False)
+    day = DateField()
+
+    class Meta:
+        primary_key = CompositeKey("merchant", "bank", "user_id", "anonymous")
+
+
+class CustomersByLastDay(BaseModel):
+    """How many customers of a bank had their last counted day at a merchant on a day: the
+    distinct customers of a period that runs to today are those whose last day is in it,
+    a sum of a few rows per merchant and day instead of a count of their customer-days
+    (ranking._distinct_customers; migrations/0004)."""
+
+    merchant = ForeignKeyField(Merchant, index=False)
+    day = DateField()
+    bank = ForeignKeyField(Bank, index=False)
+    anonymous = BooleanField(default=False)
+    customers = IntegerField(default=0)
+
+    class Meta:
+        primary_key = CompositeKey("merchant", "day", "bank", "anonymous")
+
+
 class AdminUser(BaseModel):
     """Someone who reads the leaderboard: ours (platform), or a bank's or network's."""
 
@@ -293,7 +323,7 @@ class AdminSession(BaseModel):
 
 
 MODELS = [Network, Bank, Merchant, Outlet, Offer, FeedbackType, Client, ApiKey, Feedback, CustomerDay, SourceDay,
-          MerchantDay, AdminUser, AdminSession]
+          MerchantDay, MerchantCustomer, CustomersByLastDay, AdminUser, AdminSession]
 
 
 def create_tables(report=lambda line: None):

@@ -254,10 +254,36 @@ def _count_batch(limit):
                              for source in r.sources() + r.places()}))
     for row in rows:
         tally.add(row)
+    customers, by_last_day = _last_days_moved(tally.customer_days)
     with write_transaction(COUNTING_LOCK + "-write"):
         tally.write()
+        _insert_rows("merchantcustomer", MERCHANT_CUSTOMER_COLUMNS, customers, staged=False)
+        _insert_rows("customersbylastday", LAST_DAY_COLUMNS, by_last_day, staged=False)
         _set_uncounted(False, [row.id for row in rows])
     return len(rows)
+
+
+def _last_days_moved(customer_days):
+    """The customers whose last counted day at a merchant moves on with these new customer-days:
+    their MerchantCustomer rows, and the CustomersByLastDay changes (one customer off their
+    previous last day, onto the new one)."""
+    latest = {}
+    for (merchant_id, day, bank_id, user_id), (_, anonymous, _, discounted) in customer_days.items():
+        key = (merchant_id, bank_id, user_id, anonymous)
+        if not discounted and day > latest.get(key, date.min):
+            latest[key] = day
+    before = dict(_existing("merchantcustomer", MERCHANT_CUSTOMER_COLUMNS, latest))
+    customers, changes = [], {}
+    for key, day in latest.items():
+        previous = before.get(key)
+        if previous is not None and previous >= day:
+            continue  # a late report, for a day before the customer's last
+        merchant_id, bank_id, _, anonymous = key
+        if previous is not None:
+            changes[merchant_id, previous, bank_id, anonymous] = changes.get((merchant_id, previous, bank_id, anonymous), 0) - 1
+        changes[merchant_id, day, bank_id, anonymous] = changes.get((merchant_id, day, bank_id, anonymous), 0) + 1
+        customers.append(key + (day,))
+    return customers, [key + (change,) for key, change in changes.items() if change]
 
 
 def count_before_reading():
@@ -305,16 +331,23 @@ def _pending_sql(param, sqlite):
 
 
 def _existing(table, columns, keys, batch_size=200):
-    """Which of these keys (tuples of the columns) the table already holds."""
+    """Which of these keys (tuples of the leading columns) the table already holds: a set of
+    them; or, where columns go on past the key (a MerchantCustomer's day), (key, day) pairs."""
     keys, found = list(keys), set()
+    if not keys:
+        return found
+    width = len(keys[0])
     for start in range(0, len(keys), batch_size):
         chunk = keys[start:start + batch_size]
-        row = "(" + ", ".join([database.param] * len(columns)) + ")"
-        joined = " AND ".join(f'c."{column}" = k.column{n}' for n, column in enumerate(columns, 1))
+        row = "(" + ", ".join([database.param] * width) + ")"
+        joined = " AND ".join(f'c."{column}" = k.column{n}' for n, column in enumerate(columns[:width], 1))
         names = ", ".join(f'c."{column}"' for column in columns)
         cursor = database.execute_sql(f'SELECT {names} FROM "{table}" c JOIN (VALUES {", ".join([row] * len(chunk))}) k '
                                       f'ON {joined}', [value for key in chunk for value in key])
-        found.update((merchant_id, _day(day), *rest) for merchant_id, day, *rest in cursor)
+        if width < len(columns):
+            found.update((tuple(found_row[:width]), _day(found_row[width])) for found_row in cursor)
+        else:
+            found.update((merchant_id, _day(day), *rest) for merchant_id, day, *rest in cursor)
     return found
 
 
@@ -329,6 +362,24 @@ CUSTOMER_DAY_COLUMNS = ("merchant_id", "day", "bank_id", "user_id", "network_id"
                         "discounted")
 SOURCE_DAY_COLUMNS = ("merchant_id", "day", "bank_id", "source")
 MERCHANT_DAY_COLUMNS = ("scope", "feedback_type", "city", "day", "merchant_id") + COUNTERS
+MERCHANT_CUSTOMER_COLUMNS = ("merchant_id", "bank_id", "user_id", "anonymous", "day")
+LAST_DAY_COLUMNS = ("merchant_id", "day", "bank_id", "anonymous", "customers")
+# On a key already there: counters added (merchantday, customersbylastday), the last day
+# replaced (merchantcustomer: counting moves it only forward), else the row is kept.
+ON_CONFLICT = {"merchantday": (MERCHANT_DAY_COLUMNS[:5], COUNTERS, ()),
+               "customersbylastday": (LAST_DAY_COLUMNS[:4], ("customers",), ()),
+               "merchantcustomer": (MERCHANT_CUSTOMER_COLUMNS[:4], (), ("day",))}
+
+
+def last_days_sql(prefix=""):
+    """Statements that fill MerchantCustomer and CustomersByLastDay (their tables named with the
+    prefix) from the CustomerDay rows (of the prefixed table), from scratch."""
+    return (f'INSERT INTO "{prefix}merchantcustomer" ("merchant_id", "bank_id", "user_id", "anonymous", "day") '
+            f'SELECT "merchant_id", "bank_id", "user_id", "anonymous", MAX("day") FROM "{prefix}customerday" '
+            'WHERE NOT "discounted" GROUP BY "merchant_id", "bank_id", "user_id", "anonymous"',
+            f'INSERT INTO "{prefix}customersbylastday" ("merchant_id", "day", "bank_id", "anonymous", "customers") '
+            f'SELECT "merchant_id", "day", "bank_id", "anonymous", COUNT(*) FROM "{prefix}merchantcustomer" '
+            'GROUP BY "merchant_id", "day", "bank_id", "anonymous"')
 
 
 @functools.cache
@@ -338,10 +389,12 @@ def _upsert_sql(table, columns, rows, staged=False):
     names = ", ".join(f'"{c}"' for c in columns)
     if staged:  # a day's rows, each new: the staging tables have no keys to conflict on
         return f'INSERT INTO "staged_{table}" ({names}) {rows}'
-    if table != "merchantday":
+    if table not in ON_CONFLICT:
         return f'INSERT INTO "{table}" ({names}) {rows} ON CONFLICT DO NOTHING'
-    key = ", ".join(f'"{c}"' for c in MERCHANT_DAY_COLUMNS[:5])
-    updates = ", ".join(f'"{c}" = "merchantday"."{c}" + excluded."{c}"' for c in COUNTERS)
+    key, added, replaced = ON_CONFLICT[table]
+    updates = ", ".join([f'"{c}" = "{table}"."{c}" + excluded."{c}"' for c in added]
+                        + [f'"{c}" = excluded."{c}"' for c in replaced])
+    key = ", ".join(f'"{c}"' for c in key)
     return f'INSERT INTO "{table}" ({names}) {rows} ON CONFLICT ({key}) DO UPDATE SET {updates}'
 
 
@@ -378,6 +431,7 @@ def rebuild_rollups(on_progress=lambda count: None):
             if count % 100_000 == 0:
                 on_progress(100_000)
         total += staging.add(_day_tally(day_reports))
+        staging.add_last_days()
         with write_transaction(COUNTING_LOCK + "-write"):
             for table in _Staging.TABLES:
                 database.execute_sql(f'DELETE FROM "{table}"')
@@ -413,8 +467,9 @@ def _day_tally(reports):
 class _Staging:
     """Temporary tables (this connection's own) shaped like the counters' tables."""
 
-    TABLES = ("customerday", "sourceday", "merchantday")
-    COLUMNS = (CUSTOMER_DAY_COLUMNS, SOURCE_DAY_COLUMNS, MERCHANT_DAY_COLUMNS)
+    TABLES = ("customerday", "sourceday", "merchantday", "merchantcustomer", "customersbylastday")
+    COLUMNS = (CUSTOMER_DAY_COLUMNS, SOURCE_DAY_COLUMNS, MERCHANT_DAY_COLUMNS, MERCHANT_CUSTOMER_COLUMNS,
+               LAST_DAY_COLUMNS)
 
     def __init__(self):
         for table in self.TABLES:
@@ -426,6 +481,11 @@ class _Staging:
         """Stage a finished day's rows; returns the reports they count."""
         tally.write(staged=True)
         return count_reports_total(tally.totals)
+
+    def add_last_days(self):
+        """Once every day is staged: each customer's last counted day, and the customers per last day."""
+        for sql in last_days_sql(prefix="staged_"):
+            database.execute_sql(sql)
 
     def move(self):
         for table, columns in zip(self.TABLES, self.COLUMNS):

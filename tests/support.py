@@ -183,6 +183,15 @@ def make_report(*, when, user="asha@example.com", bank="BANK1", offer="OF1", out
                            accuracy_m=accuracy if position else None, **extra)
 
 
+def counter_rows():
+    """Every row of the leaderboard's counters' tables, in order (CustomersByLastDay's with
+    customers: counting leaves a day a customer moved on from at zero, a recount leaves none)."""
+    from backend.models import CustomerDay, CustomersByLastDay, MerchantCustomer, MerchantDay, SourceDay
+
+    return ([sorted(model.select().tuples()) for model in (MerchantDay, CustomerDay, SourceDay, MerchantCustomer)]
+            + [sorted(CustomersByLastDay.select().where(CustomersByLastDay.customers != 0).tuples())])
+
+
 def as_made_before_migrations():
     """Forget the migrations applied: the database looks like one the last release (or an
     older one) made, whose tables the next create_tables brings up to date."""

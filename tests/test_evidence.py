@@ -8,7 +8,7 @@ from backend.credentials import create_client
 from backend.models import Bank, CustomerDay, Feedback, MerchantDay, Outlet, utcnow
 from backend.ranking import Filters, merchant_leaderboard
 from backend.rollups import SCORE_UNITS, count_pending, rebuild_rollups
-from support import make_report
+from support import counter_rows, make_report
 
 TODAY = date(2026, 6, 30)
 NOON = datetime(2026, 6, 30, 12, 0)
@@ -104,9 +104,9 @@ def test_counters_are_right_for_reports_that_arrive_out_of_order(catalog):
     for n, when in enumerate(times):
         make_report(when=when, user=f"u{n % 3}", type_id=1 + n % 5, received_at=NOON, position=("at", "away", None)[n % 3])
         count_pending()
-    counted = sorted(MerchantDay.select().tuples()), sorted(CustomerDay.select().tuples())
+    counted = counter_rows()
     rebuild_rollups()
-    assert (sorted(MerchantDay.select().tuples()), sorted(CustomerDay.select().tuples())) == counted
+    assert counter_rows() == counted
     row = by_code(board())["M1"]
     # u1 twice on one day; u0 and u2 again within 30 days: one customer-day each.
     assert (row.reports, row.customer_days, row.discounted_customer_days) == (6, 3, 2)

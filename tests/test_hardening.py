@@ -257,7 +257,10 @@ def counter_tables(env):
                "SELECT merchant_id, day, bank_id, user_id, network_id, anonymous, new_customer, discounted "
                "FROM customerday ORDER BY 1, 2, 3, 4",
                "SELECT merchant_id, day, bank_id, source FROM sourceday ORDER BY 1, 2, 3, 4",
-               "SELECT count(*) FROM feedback WHERE uncounted"]
+               "SELECT count(*) FROM feedback WHERE uncounted",
+               "SELECT merchant_id, bank_id, user_id, anonymous, day FROM merchantcustomer ORDER BY 1, 2, 3, 4",
+               "SELECT merchant_id, day, bank_id, anonymous, customers FROM customersbylastday WHERE customers <> 0 "
+               "ORDER BY 1, 2, 3, 4"]
     url = env["DATABASE_URL"]
     if url.startswith("sqlite:///"):
         import sqlite3

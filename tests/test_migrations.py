@@ -18,12 +18,22 @@ from backend import create_app
 from backend.accounts import authenticate, session_admin, start_session
 from backend.db import database, sqlite_path, use_database
 from backend.migrations import Migration, apply_migrations, migration_files
-from backend.models import MODELS, AdminUser, CustomerDay, Feedback, MerchantDay, SourceDay, utcnow
+from backend.models import (
+    MODELS,
+    AdminUser,
+    CustomerDay,
+    CustomersByLastDay,
+    Feedback,
+    MerchantCustomer,
+    MerchantDay,
+    SourceDay,
+    utcnow,
+)
 from backend.rollups import count_pending, rebuild_rollups
-from support import DATA, ROOT, run_py
+from support import DATA, ROOT, counter_rows, make_report, run_py
 
 RELEASE = DATA / "last_release"  # made by its make_dumps.py
-COUNTERS = (CustomerDay, SourceDay, MerchantDay)
+COUNTERS = (CustomerDay, SourceDay, MerchantDay, MerchantCustomer, CustomersByLastDay)
 
 
 def load_last_release(url):
@@ -66,6 +76,7 @@ def test_the_last_release_upgrades_with_its_data(database_url, env):
         "0001_schema: recorded as applied (the tables were made before migrations)",
         "0002_before_migrations: applied",
         "0003_merchantday_by_merchant: applied",
+        "0004_customers_by_last_day: applied",
         "Recounted the leaderboard counters from 5 reports"]
 
     app = create_app({"TESTING": True, "DATABASE_URL": database_url})
@@ -130,6 +141,20 @@ def test_migrations_make_the_schema_the_models_describe(app):
         for model in COUNTERS:
             model._meta.without_rowid = False
     assert schema() == migrated
+
+
+def test_customers_by_last_day_are_filled_from_the_counted_customer_days(catalog):
+    """0004 on a database with counted reports: the rows live counting would have made."""
+    for n in range(12):
+        make_report(when=utcnow() - timedelta(days=n % 5, hours=n), user=f"u{n % 4}", bank=("BANK1", "BANK2")[n % 2],
+                    offer=("OF1", "OF2")[n % 2], device_hash=f"d{n}", anonymous=n % 3 == 0)
+    count_pending()
+    counted = counter_rows()
+    assert counted[3] and counted[4]
+    database.drop_tables([MerchantCustomer, CustomersByLastDay])
+    Migration.delete().where(Migration.name == "0004_customers_by_last_day").execute()
+    assert apply_migrations() == ["0004_customers_by_last_day"]
+    assert counter_rows() == counted
 
 
 def test_two_processes_starting_at_once_migrate_once(env):
