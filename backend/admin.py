@@ -17,8 +17,10 @@ from wtforms.csrf.session import SessionCSRF
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Optional, ValidationError
 
-from .accounts import (admin_scope, authenticate, end_expired_sessions, end_session, session_admin, start_session,
-                       visible_banks)
+from .accounts import (admin_scope, authenticate, end_expired_sessions, end_session, find_admin, session_admin,
+                       start_session, visible_banks)
+from .audit import record_audit
+from .cases import case_label, latest_cases
 from .charts import sparkline_points, weekly_chart
 from .models import Bank, Feedback, FeedbackType, Merchant, MerchantDay, Offer, Outlet, utcnow
 from .ranking import MIN_CUSTOMERS, Filters, merchant_leaderboard, scope_condition
@@ -73,6 +75,7 @@ class FilterForm(Form):
     feedback_type = SelectField("Problem", choices=[], default="0")
     city = SelectField("City", choices=[], default="")
     verified = BooleanField("Verified at the outlet only")
+    no_case = BooleanField("No case yet")
 
     def validate(self, extra_validators=None):
         """Also check a custom period's dates (Optional() would skip a field-level check)."""
@@ -159,7 +162,11 @@ def login():
             token = start_session(admin, now, replacing=session.get("token"))
             session.clear()
             session["token"] = token
+            record_audit(admin, None, admin_scope(admin), "login", "", now)
             return redirect(safe_next(request.args.get("next")))
+        known = find_admin(form.email.data)  # in its audience's log; an unknown e-mail in the platform's
+        record_audit(None, form.email.data, admin_scope(known) if known else "all", "login.failed",
+                     "" if known else "unknown e-mail", now)
         error = "Wrong e-mail or password, or too many attempts: try again later."
     elif request.method == "POST":
         error = ("The form expired; please try again." if form.csrf_token.errors else
@@ -173,6 +180,9 @@ def logout():
     form = CsrfForm(request.form)
     if not form.validate():
         abort(400)
+    admin = current_admin()
+    if admin:
+        record_audit(admin, None, admin_scope(admin), "logout", "", utcnow())
     if session.get("token"):
         end_session(session["token"])  # a copy of the cookie is worth nothing from now on
     session.clear()
@@ -222,8 +232,13 @@ def leaderboard():
     form, filters = filters_from_request()
     today = utcnow().date()
     board = merchant_leaderboard(filters, today, outlets=outlets_of(filters)) if filters else None
+    cases = latest_cases(admin_scope(g.admin), [row.merchant_id for row in board.ranked]) if board else {}
+    if board and form.no_case.data:
+        board.ranked = [row for row in board.ranked if row.merchant_id not in cases]
+    now = utcnow()
     context = {"form": form, "filters": filters, "board": board, "types": _type_names(), "min_customers": MIN_CUSTOMERS,
-               "sparkline": sparkline_points, "query": request.query_string.decode()}
+               "sparkline": sparkline_points, "query": request.query_string.decode(), "cases": cases,
+               "case_label": lambda case: case_label(case, now), "case_form": CsrfForm()}
     template = "admin/_leaderboard.html" if wants_fragment() else "admin/leaderboard.html"
     return render_template(template, **context), 200 if filters else 400
 
@@ -246,6 +261,8 @@ def leaderboard_csv():
              r.away_customer_days, r.discounted_customer_days, f"{r.verified_share:.3f}", r.outlets_affected,
              "" if r.change is None else f"{r.change:.3f}", r.flag, "; ".join(r.flag_reasons)]
             + [r.by_type.get(type_id, 0) for type_id in types] for r in board.ranked + board.low_volume]
+    record_audit(g.admin, None, admin_scope(g.admin), "export.leaderboard_csv", request.query_string.decode()[:500],
+                 utcnow())
     return csv_response(f"leaderboard-{filters.start}-{filters.end}.csv", header, rows)
 
 
@@ -326,7 +343,8 @@ def merchant(merchant_id):
         "types": {t.id: t.label for t in FeedbackType.select()}, "by_type": by_type,
         "comments": comments, "mask": mask_customer, "chart": weekly_chart(weeks), "justified_expired": justified,
         "offers": list(Offer.select().where(Offer.id.in_(offer_ids)).order_by(Offer.valid_to.desc())),
-        "today": today,
+        "today": today, "case": latest_cases(admin_scope(g.admin), [merchant_id]).get(merchant_id),
+        "case_label": lambda case: case_label(case, utcnow()), "case_form": CsrfForm(),
     }
     return render_template("admin/merchant.html", **context)
 
@@ -350,6 +368,8 @@ def merchant_csv(merchant_id):
              slugs[r.feedback_type_id], r.verdict, "" if r.distance_m is None else r.distance_m,
              offer_codes[r.offer_id], r.offer_status, bank_codes[r.bank_id], mask_customer(r.user_id), r.comment]
             for r in reports.iterator()]
+    record_audit(g.admin, None, admin_scope(g.admin), "export.merchant_csv", f"{merchant.code}: {len(rows)} reports",
+                 utcnow())
     return csv_response(f"{merchant.code}-reports-{filters.start}-{filters.end}.csv", header, rows)
 
 

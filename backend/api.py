@@ -6,6 +6,7 @@ from pathlib import Path
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.datastructures import MultiDict
 
+from .cases import case_label, latest_cases
 from .credentials import credentials_match
 from .feedback import ReportRejected, Rules, device_hash, ip_hash, submit_report
 from .forms import (LeaderboardForm, UserFeedbackForm, bound_form, form_problems, reported_at_problem,
@@ -201,6 +202,7 @@ def leaderboard(params):
     filters = Filters(scope, start, end, feedback_type, verified_only=form.wants_verified_only())
     board = merchant_leaderboard(filters, today, limit=int(form.limit.data or 25),
                                  outlets=current_app.extensions["lookups"].outlet_counts(filters.city))
+    cases, now = latest_cases(scope, [row.merchant_id for row in board.ranked]), utcnow()
     merchants = [
         {"rank": row.rank, "merchant_code": row.code, "merchant_name": row.name, "score": round(row.score, 2),
          "outlets": row.outlets, "score_per_outlet": round(row.score_per_outlet, 2),
@@ -211,7 +213,7 @@ def leaderboard(params):
          "verified_share": round(row.verified_share, 3), "outlets_affected": row.outlets_affected,
          "by_type": {str(k): v for k, v in sorted(row.by_type.items())}, "trend_weekly": row.trend,
          "change": None if row.change is None else round(row.change, 3), "flag": row.flag,
-         "flag_reasons": row.flag_reasons}
+         "flag_reasons": row.flag_reasons, "case": case_label(cases.get(row.merchant_id), now)}
         for row in board.ranked
     ]
     return jsonify(status="success", period={"from": start.isoformat(), "to": end.isoformat()},

@@ -8,7 +8,9 @@ import sys
 import click
 
 from . import create_app
-from .accounts import create_admin, set_disabled
+from .accounts import create_admin, parse_scope, set_disabled
+from .alerts import EVENT_TYPES, create_webhook
+from .audit import record_audit
 from .backups import back_up, restore
 from .catalog import CatalogError, count_records, import_catalog, read_catalog
 from .config import SettingsError, data_dir, private_file, private_folder
@@ -16,6 +18,7 @@ from .credentials import add_api_key, create_client, normalized_origin, revoke_a
 from .db import database
 from .feedback import Reporter, Rules
 from .imports import ImportFileError, count_lines, import_reports
+from .jobs import run_jobs, start_runner_process
 from .lookups import Lookups
 from .models import Bank, Client, Feedback, Network, Offer, create_tables, utcnow
 from .rollups import count_pending, rebuild_rollups
@@ -353,7 +356,42 @@ def serve(host, port, workers, demo):
         _start_demo(app, host, port, base_url)
     # The workers are forked next: each opens its own connection on first request.
     database.close()
+    runner = start_runner_process() if app.config["JOBS"] else None
     try:
         serve_with_gunicorn(app, host, port, workers)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
+    finally:
+        if runner:
+            runner.terminate()
+            runner.wait()
+
+
+@cli.command()
+def worker():
+    """Run the job runner alone: flags, alerts and digests (`serve` starts one itself unless JOBS=0)."""
+    app = ready_app()
+    database.close()
+    run_jobs(app)
+
+
+@cli.command("create-webhook")
+@click.option("--scope", required=True, help="platform, bank:CODE or network:CODE")
+@click.option("--url", required=True, help="where the events are POSTed")
+@click.option("--event", "events", multiple=True, type=click.Choice(EVENT_TYPES), help="an event to send [default: all]")
+@click.option("--json", "as_json", is_flag=True, help="print {id, secret} as JSON")
+def create_webhook_command(scope, url, events, as_json):
+    """Send an audience's events to a URL, signed (Standard Webhooks); prints the secret once."""
+    app = ready_app()
+    try:
+        bank, network = parse_scope(scope)
+        audience = f"bank:{bank.id}" if bank else f"network:{network.id}" if network else "all"
+        webhook, secret = create_webhook(audience, url, events, utcnow(),
+                                         private_networks=app.config["WEBHOOK_PRIVATE_NETWORKS"])
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    record_audit(None, "cli", audience, "webhook.created", f"webhook {webhook.id}: {url}", utcnow())
+    if as_json:
+        echo_json({"id": webhook.id, "secret": secret})
+    else:
+        click.echo(f"Webhook {webhook.id} created. Its secret (shown once): {secret}")

@@ -116,4 +116,22 @@ def settings():
         "PERMANENT_SESSION_LIFETIME": 8 * 3600,
         # An admin session ends after this many minutes without a request (and 8 hours after login).
         "ADMIN_IDLE_MINUTES": float(env("ADMIN_IDLE_MINUTES", 30)),
+        # The job runner (backend/jobs.py): 0 stops `serve` starting it (run `run.py worker` instead).
+        "JOBS": on_or_off("JOBS", "1"),
+        # Every audience's flags are evaluated this often; new alerts go out right after.
+        "FLAG_EVALUATION_SECONDS": float(env("FLAG_EVALUATION_SECONDS", 30)),
+        # Deliveries due (retries among them) are looked for this often.
+        "DELIVERY_POLL_SECONDS": float(env("DELIVERY_POLL_SECONDS", 5)),
+        # A failed delivery is tried again after this, then twice as long each time (at most an hour), for a day.
+        "WEBHOOK_RETRY_SECONDS": float(env("WEBHOOK_RETRY_SECONDS", 30)),
+        "WEBHOOK_TIMEOUT_SECONDS": float(env("WEBHOOK_TIMEOUT_SECONDS", 10)),
+        # 1: webhooks may call private, loopback and link-local addresses (a receiver on the
+        # same network); else only public ones.
+        "WEBHOOK_PRIVATE_NETWORKS": on_or_off("WEBHOOK_PRIVATE_NETWORKS", "0"),
+        # E-mail alerts: smtp://host:port, smtp+starttls://user:password@host:587 or smtps://...
+        "SMTP_URL": env("SMTP_URL", ""),
+        "MAIL_FROM": env("MAIL_FROM", "Offers Feedback <alerts@localhost>"),
+        "DIGEST_HOUR": int(env("DIGEST_HOUR", 3)),  # UTC: 08:30 in India
+        # The address admins reach the server at (https://feedback.example.com), for links in alerts.
+        "PUBLIC_URL": env("PUBLIC_URL", "").rstrip("/"),
     }

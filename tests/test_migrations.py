@@ -77,6 +77,7 @@ def test_the_last_release_upgrades_with_its_data(database_url, env):
         "0002_before_migrations: applied",
         "0003_merchantday_by_merchant: applied",
         "0004_customers_by_last_day: applied",
+        "0005_action_loop: applied",
         "Recounted the leaderboard counters from 5 reports"]
 
     app = create_app({"TESTING": True, "DATABASE_URL": database_url})

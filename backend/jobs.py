@@ -1,0 +1,69 @@
+"""The job runner: evaluates flags, delivers alerts and sends digests on a schedule.
+
+`run.py serve` starts it beside the web server (JOBS=0: not); `run.py worker` runs it
+alone. APScheduler schedules (intervals in seconds, a daily time, no overlapping runs); the
+database holds what must survive a crash (the events and their deliveries), so the
+scheduler keeps nothing. Each job runs under a lock of its own name: several runners (one
+per app host) take turns instead of doing the work twice.
+"""
+import ctypes
+import logging
+import signal
+import subprocess
+import sys
+from datetime import timezone
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from .alerts import deliver_due, send_digests
+from .cases import evaluate_flags
+from .config import PROJECT_DIR
+from .db import database, exclusive
+from .models import utcnow
+
+log = logging.getLogger(__name__)
+
+
+def run_jobs(app):
+    """Run the jobs until SIGTERM or SIGINT."""
+    config = app.config
+    scheduler = BlockingScheduler(timezone=timezone.utc,
+                                  job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60})
+
+    def evaluate_then_deliver(now):
+        evaluate_flags(now, config["PUBLIC_URL"])
+        run_locked(app, "deliver", lambda now: deliver_due(now, config))  # what it recorded goes out at once
+
+    scheduler.add_job(run_locked, "interval", seconds=config["FLAG_EVALUATION_SECONDS"], args=[app, "evaluate",
+                      evaluate_then_deliver], next_run_time=utcnow().replace(tzinfo=timezone.utc), id="evaluate")
+    scheduler.add_job(run_locked, "interval", seconds=config["DELIVERY_POLL_SECONDS"],
+                      args=[app, "deliver", lambda now: deliver_due(now, config)], id="deliver")
+    scheduler.add_job(run_locked, "cron", hour=config["DIGEST_HOUR"], args=[app, "digest",
+                      lambda now: send_digests(now, config)], id="digest")
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: scheduler.shutdown(wait=False))
+    log.info("Job runner started: flags every %s s, deliveries every %s s", config["FLAG_EVALUATION_SECONDS"],
+             config["DELIVERY_POLL_SECONDS"])
+    scheduler.start()
+
+
+def run_locked(app, name, work):
+    """work(now) alone among the runners; skipped when another runner is at it."""
+    with app.app_context():
+        try:
+            with exclusive(f"job-{name}", timeout=0) as acquired:
+                if acquired:
+                    work(utcnow())
+        except Exception:  # noqa: BLE001  (logged; the next run tries again)
+            log.exception("Job %s failed", name)
+        finally:
+            if not database.in_transaction():
+                database.close()
+
+
+def start_runner_process():
+    """`run.py worker` as a child that ends with this process, however it ends (Linux)."""
+    def end_with_parent():
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+    return subprocess.Popen([sys.executable, str(PROJECT_DIR / "run.py"), "worker"], preexec_fn=end_with_parent)
