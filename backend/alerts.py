@@ -13,7 +13,7 @@ import socket
 import ssl
 import urllib.error
 import urllib.request
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
@@ -100,9 +100,10 @@ def payload(event):
                        "data": json.loads(event.data)}, sort_keys=True)
 
 
-def signed_headers(secret, event, body, now):
-    """Standard Webhooks' headers: the same webhook-id on every retry, a fresh timestamp and signature."""
-    sent_at = now.replace(tzinfo=timezone.utc)
+def signed_headers(secret, event, body):
+    """Standard Webhooks' headers: the same webhook-id on every retry, the time of sending
+    (receivers refuse old ones: a replay) and its signature."""
+    sent_at = datetime.now(timezone.utc)
     return {"webhook-id": event.public_id, "webhook-timestamp": str(int(sent_at.timestamp())),
             "webhook-signature": Signer(secret).sign(event.public_id, sent_at, body), "content-type": "application/json",
             "user-agent": "OffersFeedback-Webhooks/1"}
@@ -142,7 +143,7 @@ def _send(delivery, now, config):
         return "webhook disabled"
     body = payload(event)
     request = urllib.request.Request(webhook.url, data=body.encode(), method="POST",
-                                     headers=signed_headers(webhook.secret, event, body, now))
+                                     headers=signed_headers(webhook.secret, event, body))
     try:
         with _opener.open(request, timeout=config["WEBHOOK_TIMEOUT_SECONDS"]) as response:
             status = response.status

@@ -11,7 +11,7 @@ from .alerts import admins_of, record_event
 from .db import database
 from .models import AdminUser, Bank, Case, CaseAction, FlagChange, Merchant, MerchantDay, MerchantFlag, Network
 from .ranking import Filters, merchant_leaderboard
-from .rollups import SCORE_UNITS
+from .rollups import SCORE_UNITS, count_before_reading
 
 EVALUATED = 200  # ranked merchants whose flags each evaluation reads, per audience
 FIRST_ACTION_DAYS = 15  # a case's first action is due this many days after it opened
@@ -41,11 +41,12 @@ def scope_name(scope):
 
 def weekly_level(scope, merchant_id, today):
     """A merchant's weighted customer-days in the 7 days to today, for an audience."""
+    count_before_reading()
     units = (MerchantDay.select(fn.SUM(MerchantDay.score))
              .where(MerchantDay.scope == scope, MerchantDay.feedback_type == 0, MerchantDay.city == "",
                     MerchantDay.merchant == merchant_id, MerchantDay.day.between(today - timedelta(days=6), today))
              .scalar())
-    return (units or 0) / SCORE_UNITS
+    return int(units or 0) / SCORE_UNITS
 
 
 def evaluate_flags(now, public_url=""):
@@ -197,7 +198,7 @@ def weekly_levels(scope, merchant_id, first, weeks):
                               MerchantDay.merchant == merchant_id, MerchantDay.day.between(first, last)).tuples()):
         if isinstance(day, str):
             day = datetime.fromisoformat(day).date()
-        levels[(day - first).days // 7] += units / SCORE_UNITS
+        levels[(day - first).days // 7] += int(units) / SCORE_UNITS
     return levels
 
 

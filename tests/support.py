@@ -58,8 +58,10 @@ def run_py(env, *args):
 
 @contextmanager
 def served(env, log_path, workers=2):
-    """`run.py serve` (gunicorn) on a free port until the block ends; yields its base URL."""
+    """`run.py serve` (gunicorn) on a free port until the block ends; yields its base URL.
+    Without its job runner, unless env sets JOBS=1 (tests/test_alerts.py)."""
     port = free_port()
+    env = {"JOBS": "0", **env}
     with log_path.open("w") as log:
         process = subprocess.Popen([sys.executable, "run.py", "serve", "--port", str(port), "--workers", str(workers)],
                                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -322,3 +324,40 @@ def send_two_clicks(frame):
     frame.get_by_role("button", name="Send report").click()
     expect(frame.get_by_role("heading", name="Thank you")).to_be_visible()
     expect(frame.get_by_text(re.compile(r"Reference: [0-9A-F]{4}-[0-9A-F]{4}"))).to_be_visible()
+
+
+class WebhookReceiver:
+    """A bank's webhook endpoint on a free local port: records each POST (headers, body) and
+    answers the statuses of `answers` in turn, then 200."""
+
+    def __init__(self, answers=(), port=None):
+        from http.server import ThreadingHTTPServer
+
+        self.received, self.answers = [], list(answers)
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(receiver.answers.pop(0) if receiver.answers else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port or 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_for(self, count, seconds):
+        """The requests received once there are count of them (or seconds have passed)."""
+        deadline = time.monotonic() + seconds
+        while len(self.received) < count and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return list(self.received)
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
