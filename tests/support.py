@@ -328,19 +328,20 @@ def send_two_clicks(frame):
 
 class WebhookReceiver:
     """A bank's webhook endpoint on a free local port: records each POST (headers, body) and
-    answers the statuses of `answers` in turn, then 200."""
+    answers each event (webhook-id) with the statuses of `answers` in turn, then 200."""
 
     def __init__(self, answers=(), port=None):
         from http.server import ThreadingHTTPServer
 
-        self.received, self.answers = [], list(answers)
+        self.received, answered = [], {}
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
                 receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(receiver.answers.pop(0) if receiver.answers else 200)
+                left = answered.setdefault(self.headers.get("webhook-id"), list(answers))
+                self.send_response(left.pop(0) if left else 200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
