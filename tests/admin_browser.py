@@ -1,10 +1,9 @@
 """An admin's browser against the real server, over plain HTTP: keeps the session cookie,
 follows no redirects, and keeps the cookie and passwords out of test output."""
 import http.client
-import re
 import urllib.parse
 
-CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+from support import CSRF_FIELD as CSRF
 
 
 class Answer:

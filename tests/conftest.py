@@ -1,5 +1,6 @@
 """Fixtures: an app on a real SQLite file or a real throwaway PostgreSQL server, with a test catalogue."""
 import os
+from datetime import timedelta
 
 import psycopg2
 import pytest
@@ -9,7 +10,7 @@ from backend.catalog import import_catalog, read_catalog
 from backend.credentials import create_client
 from backend.db import database
 from backend.models import Bank, Network, create_tables, utcnow
-from support import DATA, PostgresCluster
+from support import DATA, PASSWORD, PostgresCluster, make_report
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -115,3 +116,24 @@ def shops(catalog):
     }
     import_catalog({name: [(f"test {name} {i}", {k: str(v) for k, v in row.items()}) for i, row in enumerate(rows)]
                     for name, rows in sections.items()} | {"networks": [], "banks": []})
+
+
+@pytest.fixture
+def admins(catalog):
+    """An admin of the platform, of First Bank, of Lone Bank and of the test network."""
+    from backend.accounts import create_admin
+
+    now = utcnow()
+    for email, scope in (("ops@platform.example", "platform"), ("first@bank1.example", "bank:BANK1"),
+                         ("lone@bank3.example", "bank:BANK3"), ("net@net1.example", "network:NET1")):
+        create_admin(email, PASSWORD, scope, now)
+
+
+@pytest.fixture
+def reports(catalog):
+    """Three First Bank customers at Cafe Aroma, three Lone Bank customers at Urban Threads."""
+    now = utcnow()
+    for n in range(3):
+        for bank, offer, outlet in (("BANK1", "OF1", "O1"), ("BANK3", "OF4", "O3")):
+            make_report(bank=bank, offer=offer, outlet=outlet, user=f"customer{n}@{bank.lower()}.example",
+                        when=now - timedelta(hours=n), position=None, comment=f"<script>alert({n})</script> from {bank}")

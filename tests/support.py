@@ -24,6 +24,8 @@ import pytest
 DATA = Path(__file__).parent / "data"
 PAGES = Path(__file__).parent / "browser" / "pages"
 ROOT = Path(__file__).parent.parent
+PASSWORD = "correct horse battery"  # the admins fixture's
+CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
 def free_port():
@@ -362,3 +364,13 @@ class WebhookReceiver:
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def csrf_token(client, url="/admin/login"):
+    """The CSRF token of a form on an admin page (Flask's test client)."""
+    return CSRF_FIELD.search(client.get(url).get_data(as_text=True)).group(1)
+
+
+def log_in(client, email, password=PASSWORD, next_url=None):
+    url = "/admin/login" + (f"?next={next_url}" if next_url else "")
+    return client.post(url, data={"email": email, "password": password, "csrf_token": csrf_token(client)})

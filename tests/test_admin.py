@@ -1,47 +1,15 @@
 """Admin pages through Flask's test client: login, scoping, filters, exports, security headers."""
 import csv
 import io
-import re
 from datetime import timedelta
 
 import pytest
 
 from backend import accounts
-from backend.accounts import authenticate, create_admin, session_admin, set_disabled, start_session
+from backend.accounts import authenticate, session_admin, set_disabled, start_session
 from backend.db import database
 from backend.models import AdminSession, AdminUser, Merchant, create_tables, utcnow
-from support import as_made_before_migrations, make_report
-
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def admins(catalog):
-    now = utcnow()
-    for email, scope in (("ops@platform.example", "platform"), ("first@bank1.example", "bank:BANK1"),
-                         ("lone@bank3.example", "bank:BANK3"), ("net@net1.example", "network:NET1")):
-        create_admin(email, PASSWORD, scope, now)
-
-
-@pytest.fixture
-def reports(catalog):
-    """Three First Bank customers at Cafe Aroma, three Lone Bank customers at Urban Threads."""
-    now = utcnow()
-    for n in range(3):
-        for bank, offer, outlet in (("BANK1", "OF1", "O1"), ("BANK3", "OF4", "O3")):
-            make_report(bank=bank, offer=offer, outlet=outlet, user=f"customer{n}@{bank.lower()}.example",
-                        when=now - timedelta(hours=n), position=None, comment=f"<script>alert({n})</script> from {bank}")
-
-
-def csrf_token(client, url="/admin/login"):
-    html = client.get(url).get_data(as_text=True)
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
-
-
-def log_in(client, email, password=PASSWORD, next_url=None):
-    url = "/admin/login" + (f"?next={next_url}" if next_url else "")
-    return client.post(url, data={"email": email, "password": password, "csrf_token": csrf_token(client)})
-
+from support import PASSWORD, as_made_before_migrations, csrf_token, log_in, make_report
 
 def merchant_id(code):
     return Merchant.get(Merchant.code == code).id
