@@ -36,7 +36,7 @@ class ActionForm(CsrfForm):
 
 
 class ResolveForm(CsrfForm):
-    note = TextAreaField("Note", [Length(max=2000)])
+    note = TextAreaField("What was found", [Length(max=2000)])
 
 
 class OwnerForm(CsrfForm):

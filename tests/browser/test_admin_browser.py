@@ -90,3 +90,29 @@ def test_bank_admin_sees_only_its_bank(page, demo_site):
     log_in(page, demo_site, "platform")
     platform_total = sum(int(cell) for cell in page.locator("table.board tbody tr td:nth-child(4)").all_inner_texts())
     assert 0 < harbour_total < platform_total
+
+
+def test_a_case_from_the_leaderboard_to_the_effect_of_its_action(page, demo_site):
+    log_in(page, demo_site, "platform")
+    row = page.locator("table.board tbody tr").filter(has=page.get_by_role("button", name="Open case")).first
+    merchant = row.get_by_role("link").first.inner_text()
+    row.get_by_role("button", name="Open case").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(merchant)
+    expect(page.get_by_text("No action taken yet")).to_be_visible()
+    page.locator("select[name=kind]").select_option(label="Staff training")
+    page.get_by_role("textbox", name="Note").fill("Trained the evening shift at the till")
+    page.get_by_role("button", name="Record").click()
+    expect(page.locator(".summary .state")).to_have_text("in progress")
+    expect(page.locator("ul.effect li")).to_contain_text(re.compile(r"Staff training on .*: too early to tell"))
+    expect(page.locator("svg.chart line.mark")).to_have_count(1)
+    expect(page.get_by_text("Trained the evening shift at the till")).to_be_visible()
+    case_url = page.url
+    page.get_by_role("link", name="Leaderboard").click()
+    expect(page.locator("table.board tbody tr").filter(has_text=merchant).get_by_role("link", name="in progress")).to_be_visible()
+    page.get_by_role("button", name="Log out").click()
+
+    # A bank's admin cannot open the platform's case, nor find it among its own.
+    log_in(page, demo_site, "bank:HARBOUR")
+    assert page.goto(case_url).status == 404
+    page.goto(demo_site["base"] + "/admin/cases")
+    expect(page.get_by_text(merchant)).to_have_count(0)
