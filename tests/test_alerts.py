@@ -2,8 +2,10 @@
 events with their deliveries (signed webhooks to a real local receiver, e-mail to a real
 local SMTP server), cases that reopen on a regression or fall overdue, each audience apart."""
 import json
+import re
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -239,3 +241,21 @@ def test_networks_evaluate_their_own_leaderboard(shops, catalog):
     evaluate_flags(NOW)
     scopes = {flag.scope for flag in MerchantFlag.select().where(MerchantFlag.flag == "fraud_watch")}
     assert scopes == {"all", scope_of("BANK1"), network}
+
+
+def test_the_documented_signature_check_accepts_our_deliveries_and_nothing_else(shops, receivers):
+    """docs/alerts.md's Python snippet, run as a bank would, on a real delivery."""
+    doc = (Path(__file__).parent.parent / "docs" / "alerts.md").read_text()
+    snippet = re.search(r"```python\n(.*?)```", doc, re.S).group(1)
+    namespace = {}
+    exec(snippet, namespace)  # noqa: S102  (our own documentation)
+    receiver = receivers()
+    _, secret = hook("all", receiver)
+    with database.atomic():
+        record_event("case.overdue", "all", {"merchant_code": "S1"}, NOW)
+    deliver_due(NOW, CONFIG)
+    [(headers, body)] = receiver.wait_for(1, 5)
+    headers = {name.title(): value for name, value in headers.items()}  # as a framework hands them over
+    assert namespace["verified_event"](secret, headers, body) == json.loads(body)
+    assert namespace["verified_event"](secret, headers, body.replace("S1", "S2")) is None
+    assert namespace["verified_event"](secret.replace(secret[8], "A" if secret[8] != "A" else "B"), headers, body) is None
