@@ -20,7 +20,7 @@ from wtforms.validators import InputRequired, Optional, ValidationError
 from .accounts import (admin_scope, authenticate, end_expired_sessions, end_session, find_admin, session_admin,
                        start_session, visible_banks)
 from .audit import record_audit
-from .cases import case_label, latest_cases
+from .cases import case_label, effect_chart, latest_cases
 from .charts import sparkline_points, weekly_chart
 from .models import Bank, Feedback, FeedbackType, Merchant, MerchantDay, Offer, Outlet, utcnow
 from .ranking import MIN_CUSTOMERS, Filters, merchant_leaderboard, scope_condition
@@ -336,6 +336,7 @@ def merchant(merchant_id):
     offer_ids = [o for (o,) in reports.select(Feedback.offer).distinct().tuples()]
     today = utcnow().date()
     weeks = weekly_counts(merchant_id, filters.scope, today)
+    case = latest_cases(admin_scope(g.admin), [merchant_id]).get(merchant_id)
     context = {
         "merchant": merchant, "form": form, "filters": filters, "query": request.query_string.decode(),
         "outlets": sorted(((names.get(i), verdicts) for i, verdicts in outlets.items()),
@@ -343,8 +344,8 @@ def merchant(merchant_id):
         "types": {t.id: t.label for t in FeedbackType.select()}, "by_type": by_type,
         "comments": comments, "mask": mask_customer, "chart": weekly_chart(weeks), "justified_expired": justified,
         "offers": list(Offer.select().where(Offer.id.in_(offer_ids)).order_by(Offer.valid_to.desc())),
-        "today": today, "case": latest_cases(admin_scope(g.admin), [merchant_id]).get(merchant_id),
-        "case_label": lambda case: case_label(case, utcnow()), "case_form": CsrfForm(),
+        "today": today, "case": case, "case_label": lambda case: case_label(case, utcnow()), "case_form": CsrfForm(),
+        "effect": effect_chart(case, utcnow()) if case else None,
     }
     return render_template("admin/merchant.html", **context)
 

@@ -141,6 +141,10 @@ def _send(delivery, now, config):
     webhook = delivery.webhook
     if webhook.disabled_at is not None:
         return "webhook disabled"
+    try:  # again: the name may point somewhere else by now
+        check_url(webhook.url, config["WEBHOOK_PRIVATE_NETWORKS"])
+    except AlertError as error:
+        return str(error)[:200]
     body = payload(event)
     request = urllib.request.Request(webhook.url, data=body.encode(), method="POST",
                                      headers=signed_headers(webhook.secret, event, body))
@@ -204,7 +208,7 @@ def send_email(config, to, subject, text, markup):
     if not url:
         raise AlertError("no SMTP_URL is set")
     message = EmailMessage()
-    message["From"], message["To"], message["Subject"] = config["MAIL_FROM"], to, subject
+    message["From"], message["To"], message["Subject"] = config["MAIL_FROM"], to, " ".join(subject.split())
     message.set_content(text)
     message.add_alternative(markup, subtype="html")
     parts = urlsplit(url)

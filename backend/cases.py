@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from peewee import fn
 
 from .alerts import admins_of, record_event
+from .charts import weekly_chart
 from .db import database
 from .models import AdminUser, Bank, Case, CaseAction, FlagChange, Merchant, MerchantDay, MerchantFlag, Network
 from .ranking import Filters, merchant_leaderboard
@@ -218,6 +219,14 @@ def effect(case, now, weeks=26):
         after = levels[week + 1:week + 1 + EFFECT_WEEKS]
         findings.append(_finding(action, before, after))
     return {"first": first, "levels": levels, "marks": marks, "findings": findings}
+
+
+def effect_chart(case, now):
+    """(chart for templates/admin/_chart.html, findings) of a case's effect."""
+    found = effect(case, now)
+    weeks = [(found["first"] + timedelta(days=7 * i), round(level, 1)) for i, level in enumerate(found["levels"])]
+    return weekly_chart(weeks, title="Weighted customer-days per week, actions marked", marks=found["marks"]), \
+        found["findings"]
 
 
 def _finding(action, before, after):

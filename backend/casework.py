@@ -3,8 +3,6 @@
 Every page reads and changes only the signed-in admin's own audience (its account's
 scope, never the URL's): another audience's case or webhook is a 404.
 """
-from datetime import timedelta
-
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from wtforms import BooleanField, IntegerField, SelectField, SelectMultipleField, TextAreaField, URLField
 from wtforms.fields.choices import SelectChoice
@@ -14,9 +12,8 @@ from .accounts import admin_scope
 from .admin import CsrfForm, csv_response, login_required, logout_form, merchant_or_404, never_framed
 from .alerts import EVENT_TYPES, AlertError, create_webhook
 from .audit import audit_entries, record_audit
-from .cases import (ACTIONS, EVENTS, STATES, case_label, effect, is_overdue, open_case, resolve, scope_admins,
+from .cases import (ACTIONS, EVENTS, STATES, case_label, effect_chart, is_overdue, open_case, resolve, scope_admins,
                     set_owner, take_action)
-from .charts import weekly_chart
 from .db import database
 from .models import Case, CaseAction, Delivery, EmailSubscription, Event, Webhook, utcnow
 from .web import ADMIN_PREFIX
@@ -105,14 +102,12 @@ def render_case(case, status=200, **forms):
     owner_form = forms.get("owner_form") or OwnerForm(owner=str(case.owner_id or ""))
     owner_form.owner.choices = [SelectChoice("", "Nobody")] + [
         SelectChoice(str(a.id), a.email) for a in scope_admins(case.scope)]
-    found = effect(case, now)
-    weeks = [(found["first"] + timedelta(days=7 * i), round(level, 1)) for i, level in enumerate(found["levels"])]
-    chart = weekly_chart(weeks, title="Weighted customer-days per week, actions marked", marks=found["marks"])
+    chart, findings = effect_chart(case, now)
     return render_template(
         "admin/case.html", case=case, label=case_label(case, now), overdue=is_overdue(case, now),
         actions=list(case.actions.order_by(CaseAction.at, CaseAction.id)), names={**ACTIONS, **EVENTS},
         action_form=forms.get("action_form") or ActionForm(), resolve_form=ResolveForm(), owner_form=owner_form,
-        chart=chart, findings=found["findings"]), status
+        chart=chart, findings=findings), status
 
 
 @bp.post("/cases/<int:case_id>/actions")

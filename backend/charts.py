@@ -24,5 +24,5 @@ def weekly_chart(weeks, title="Reports per week, last 12 weeks", marks=None, wid
                      "show_label": i % (2 if len(weeks) <= 12 else 4) == 0 or i == len(weeks) - 1,
                      "marks": marks.get(i, [])})
     ticks = [{"y": top + plot_h - plot_h * f, "value": round(peak * f, 1 if peak < 10 else None)} for f in (0, 0.5, 1)]
-    return {"title": title, "width": width, "height": height, "left": left, "top": top, "plot_w": plot_w, "plot_h": plot_h,
+    return {"title": title, "title_id": "chart-" + "".join(c for c in title.lower() if c.isalnum()), "width": width, "height": height, "left": left, "top": top, "plot_w": plot_w, "plot_h": plot_h,
             "bars": bars, "ticks": ticks, "axis_y": top + plot_h}

@@ -19,7 +19,8 @@ from backend.models import Bank, Case, Delivery, EmailSubscription, Event, FlagC
 from support import WebhookReceiver, free_port, make_report
 
 NOW = datetime(2026, 6, 30, 12, 0)
-CONFIG = {"WEBHOOK_TIMEOUT_SECONDS": 5, "WEBHOOK_RETRY_SECONDS": 30, "SMTP_URL": "", "MAIL_FROM": "alerts@test.example"}
+CONFIG = {"WEBHOOK_TIMEOUT_SECONDS": 5, "WEBHOOK_RETRY_SECONDS": 30, "SMTP_URL": "", "MAIL_FROM": "alerts@test.example",
+          "WEBHOOK_PRIVATE_NETWORKS": True}
 
 
 def known(*users, bank="BANK1"):
@@ -259,3 +260,12 @@ def test_the_documented_signature_check_accepts_our_deliveries_and_nothing_else(
     assert namespace["verified_event"](secret, headers, body) == json.loads(body)
     assert namespace["verified_event"](secret, headers, body.replace("S1", "S2")) is None
     assert namespace["verified_event"](secret.replace(secret[8], "A" if secret[8] != "A" else "B"), headers, body) is None
+
+
+def test_a_webhook_whose_host_now_points_inside_is_not_called(shops, receivers):
+    receiver = receivers()
+    hook("all", receiver)  # allowed when made (a private receiver on a server that allowed them then)
+    with database.atomic():
+        record_event("case.overdue", "all", {"merchant_code": "S1"}, NOW)
+    deliver_due(NOW, {**CONFIG, "WEBHOOK_PRIVATE_NETWORKS": False})
+    assert receiver.received == [] and "private network" in Delivery.get().last_result

@@ -47,6 +47,8 @@ def test_an_admin_opens_a_case_from_the_leaderboard_acts_and_resolves_it(client,
     page = client.get(case_url).get_data(as_text=True)
     assert "in progress" in page and "Trained the &lt;b&gt;till&lt;/b&gt; staff" in page
     assert "Staff training on" in page  # its effect, in words
+    merchant_page = client.get(f"/admin/merchants/{m1}").get_data(as_text=True)
+    assert "Staff training on" in merchant_page and 'class="mark"' in merchant_page  # there too, marked on its chart
     assert post(client, case_url + "/actions", case_url, kind="bribe", note="").status_code == 400
     owner = AdminUser.get(AdminUser.email == "first@bank1.example")
     assert post(client, case_url + "/owner", case_url, owner=str(owner.id)).status_code == 302
