@@ -251,15 +251,18 @@ def leaderboard_csv():
     if filters is None:
         abort(400)
     board = merchant_leaderboard(filters, utcnow().date(), limit=1000, outlets=outlets_of(filters))
+    now = utcnow()
+    cases = latest_cases(admin_scope(g.admin), [r.merchant_id for r in board.ranked + board.low_volume])
     types = _type_names()
     header = ["rank", "merchant_code", "merchant_name", "score", "outlets", "score_per_outlet", "reports",
               "distinct_customers", "anonymous_customers", "verified_customer_days", "unverified_customer_days",
               "away_customer_days", "discounted_customer_days", "verified_share", "outlets_affected", "change", "flag",
-              "flag_reasons"] + [f"type_{slug}" for slug in types.values()]
+              "flag_reasons", "case"] + [f"type_{slug}" for slug in types.values()]
     rows = [[r.rank or "", r.code, r.name, f"{r.score:.2f}", r.outlets, f"{r.score_per_outlet:.2f}", r.reports,
              r.distinct_customers, r.anonymous_customers, r.verified_customer_days, r.unverified_customer_days,
              r.away_customer_days, r.discounted_customer_days, f"{r.verified_share:.3f}", r.outlets_affected,
-             "" if r.change is None else f"{r.change:.3f}", r.flag, "; ".join(r.flag_reasons)]
+             "" if r.change is None else f"{r.change:.3f}", r.flag, "; ".join(r.flag_reasons),
+             case_label(cases.get(r.merchant_id), now)]
             + [r.by_type.get(type_id, 0) for type_id in types] for r in board.ranked + board.low_volume]
     record_audit(g.admin, None, admin_scope(g.admin), "export.leaderboard_csv", request.query_string.decode()[:500],
                  utcnow())

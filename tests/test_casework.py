@@ -58,6 +58,8 @@ def test_an_admin_opens_a_case_from_the_leaderboard_acts_and_resolves_it(client,
     board = client.get("/admin/leaderboard").get_data(as_text=True)
     assert ">resolved<" in board
     assert "Cafe Aroma" not in client.get("/admin/leaderboard?no_case=y").get_data(as_text=True)
+    exported = list(csv.DictReader(io.StringIO(client.get("/admin/leaderboard.csv").get_data(as_text=True))))
+    assert [(row["merchant_code"], row["case"]) for row in exported] == [("M1", "resolved")]
     # The bank's API client reads the case state too.
     answer = client.get("/api", query_string={"action": "merchant_leaderboard", **{
         k: bank_client[k] for k in ("clientkey", "clientpass", "apikey")}}).get_json()
