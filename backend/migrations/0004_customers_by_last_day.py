@@ -55,5 +55,6 @@ def upgrade(migrator):
     for model in (MerchantCustomer, CustomersByLastDay):
         model._meta.without_rowid = isinstance(database.obj, SqliteDatabase)  # as 0001 makes the counters
     database.create_tables([MerchantCustomer, CustomersByLastDay], safe=True)
-    for sql in FILL:
+    # Derived rows: made anew (a database counted as made before migrations may hold some).
+    for sql in ('DELETE FROM "customersbylastday"', 'DELETE FROM "merchantcustomer"') + FILL:
         database.execute_sql(sql)
