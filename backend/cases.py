@@ -10,11 +10,13 @@ from peewee import fn
 from .alerts import admins_of, record_event
 from .charts import weekly_chart
 from .db import database
-from .models import AdminUser, Bank, Case, CaseAction, FlagChange, Merchant, MerchantDay, MerchantFlag, Network
+from .models import AdminUser, Bank, Case, CaseAction, Feedback, FlagChange, Merchant, MerchantDay, MerchantFlag, Network
 from .ranking import Filters, merchant_leaderboard
 from .rollups import SCORE_UNITS, count_before_reading
 
 EVALUATED = 200  # ranked merchants whose flags each evaluation reads, per audience
+FULL_EVALUATION = timedelta(minutes=10)  # every audience, news or not (flags move as days pass too)
+ID_MARGIN = 1000
 FIRST_ACTION_DAYS = 15  # a case's first action is due this many days after it opened
 EFFECT_WEEKS = 4  # an action's effect: the weekly level this many weeks before against after
 ACTIONS = {"staff_training": "Staff training", "merchant_contacted": "Merchant contacted",
@@ -50,14 +52,28 @@ def weekly_level(scope, merchant_id, today):
     return int(units or 0) / SCORE_UNITS
 
 
-def evaluate_flags(now, public_url=""):
-    """Evaluate every audience's leaderboard (the last 30 days): record flag changes, tell of
-    new flags, open a case on a new fraud_watch, reopen resolved cases that regressed and
-    mark overdue ones. Each audience's changes and their events commit together."""
+def audiences_since(report_id):
+    """(the audiences of the reports stored after report_id (None: every audience), the last report's id)."""
+    last = Feedback.select(fn.MAX(Feedback.id)).scalar() or 0
+    if report_id is None:
+        return audiences(), last
+    # A margin of ids: PostgreSQL hands ids out as reports start, which commit in any order.
+    banks = Bank.select(Bank.id, Bank.network).where(
+        Bank.id.in_(Feedback.select(Feedback.bank).distinct().where(Feedback.id > report_id - ID_MARGIN)))
+    scopes = {f"bank:{bank.id}" for bank in banks} | {f"network:{bank.network_id}" for bank in banks if bank.network_id}
+    return (["all"] if scopes else []) + sorted(scopes), last
+
+
+def evaluate_flags(now, public_url="", scopes=None):
+    """Evaluate the audiences' leaderboards (the last 30 days; every audience's, unless
+    scopes says which): record flag changes, tell of new flags, open a case on a new
+    fraud_watch, reopen resolved cases that regressed; and mark every audience's overdue
+    cases. Each audience's changes and their events commit together."""
     changes = 0
-    for scope in audiences():
+    for scope in audiences() if scopes is None else scopes:
         today = now.date()
-        board = merchant_leaderboard(Filters(scope, today - timedelta(days=29), today), today, limit=EVALUATED)
+        board = merchant_leaderboard(Filters(scope, today - timedelta(days=29), today), today, limit=EVALUATED,
+                                     flags_only=True)
         rows = {row.merchant_id: row for row in board.ranked}
         with database.atomic():
             stored = {flag.merchant_id: flag for flag in MerchantFlag.select().where(MerchantFlag.scope == scope)}
@@ -68,6 +84,8 @@ def evaluate_flags(now, public_url=""):
                     changes += 1
                     _flag_changed(scope, merchant_id, row, flag, previous, now, public_url)
             _reopen_regressed(scope, now, public_url)
+    for scope in audiences():
+        with database.atomic():
             _mark_overdue(scope, now, public_url)
     return changes
 

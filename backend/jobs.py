@@ -16,7 +16,7 @@ from datetime import timezone
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from .alerts import deliver_due, send_digests
-from .cases import evaluate_flags
+from .cases import FULL_EVALUATION, audiences_since, evaluate_flags
 from .config import PROJECT_DIR
 from .db import database, exclusive
 from .models import utcnow
@@ -30,8 +30,14 @@ def run_jobs(app):
     scheduler = BlockingScheduler(timezone=timezone.utc,
                                   job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60})
 
+    seen = {"report": None, "full_at": None}  # the last report evaluated; the last time every audience was
+
     def evaluate_then_deliver(now):
-        evaluate_flags(now, config["PUBLIC_URL"])
+        """The audiences with new reports; every one after FULL_EVALUATION or a new day."""
+        full = seen["full_at"] is None or now - seen["full_at"] >= FULL_EVALUATION or now.date() != seen["full_at"].date()
+        scopes, last = audiences_since(None if full else seen["report"])
+        evaluate_flags(now, config["PUBLIC_URL"], scopes)
+        seen.update(report=last, **({"full_at": now} if full else {}))
         run_locked(app, "deliver", lambda now: deliver_due(now, config))  # what it recorded goes out at once
 
     scheduler.add_job(run_locked, "interval", seconds=config["FLAG_EVALUATION_SECONDS"], args=[app, "evaluate",

@@ -117,18 +117,19 @@ def scope_condition(model, scope):
     return True
 
 
-def merchant_leaderboard(filters, today, limit=25, min_customers=MIN_CUSTOMERS, outlets=None):
+def merchant_leaderboard(filters, today, limit=25, min_customers=MIN_CUSTOMERS, outlets=None, flags_only=False):
     """Rank merchants by score per outlet for an audience and filters (a chain's many
     outlets draw more reports than one shop, and staff are trained outlet by outlet);
     low-volume ones listed apart. outlets: {merchant: outlets in the city filtered on}, if
-    the caller keeps them (Lookups.outlet_counts)."""
+    the caller keeps them (Lookups.outlet_counts). flags_only: without what the flags do not
+    need (the breakdown by problem, the outlets affected), for the flag evaluation job."""
     count_before_reading()
     with large_reads():
         return _leaderboard(filters, today, limit, min_customers,
-                            outlet_counts(filters.city) if outlets is None else outlets)
+                            outlet_counts(filters.city) if outlets is None else outlets, flags_only)
 
 
-def _leaderboard(filters, today, limit, min_customers, outlets):
+def _leaderboard(filters, today, limit, min_customers, outlets, flags_only=False):
     totals = (_rollup(filters, filters.start, filters.end)
               .select(MerchantDay.merchant, *_sums(RANKING_COUNTERS, filters.verified_only))
               .group_by(MerchantDay.merchant).tuples())
@@ -154,7 +155,7 @@ def _leaderboard(filters, today, limit, min_customers, outlets):
         row.rank = rank
     low.sort(key=lambda r: (-r.reports, r.merchant_id))
     low_shown = [r if isinstance(r, MerchantRow) else r.row() for r in low[:10]]
-    _fill_details(filters, ranked + low_shown, today, median_level(filters, rows))
+    _fill_details(filters, ranked + low_shown, today, median_level(filters, rows), flags_only)
     return Leaderboard(ranked, low_shown, len(low))
 
 
@@ -214,7 +215,7 @@ def _distinct_customers_counted(filters, merchant_ids):
     return {merchant_id: (int(vouched), int(anonymous)) for merchant_id, vouched, anonymous in query.tuples()}
 
 
-def _fill_details(filters, rows, today, median):
+def _fill_details(filters, rows, today, median, flags_only=False):
     """Names, type breakdown, outlets affected, weekly trend, change and flag for the rows shown."""
     if not rows:
         return
@@ -234,6 +235,13 @@ def _fill_details(filters, rows, today, median):
         for name, value in zip(DETAIL_COUNTERS, sums):
             setattr(row, name, int(value or 0))
         row.verified_share = row.verified_reports / max(row.reports, 1)
+    if not flags_only:
+        _fill_breakdown(filters, ids, by_id, counter)
+    _fill_trends(filters, rows, ids, today, score, median)
+
+
+def _fill_breakdown(filters, ids, by_id, counter):
+    """The rows' reports by problem, and how many of their outlets have reports."""
     type_ids = [filters.feedback_type] if filters.feedback_type else [t for (t,) in FeedbackType.select(FeedbackType.id).tuples()]
     types = (MerchantDay.select(MerchantDay.merchant, MerchantDay.feedback_type, fn.SUM(counter))
              .where(MerchantDay.scope == filters.scope, MerchantDay.feedback_type.in_(type_ids),
@@ -249,7 +257,6 @@ def _fill_details(filters, rows, today, median):
                .group_by(Feedback.merchant).tuples())
     for merchant_id, count in outlets:
         by_id[merchant_id].outlets_affected = count
-    _fill_trends(filters, rows, ids, today, score, median)
 
 
 def _fill_trends(filters, rows, ids, today, score, median):

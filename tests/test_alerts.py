@@ -8,14 +8,16 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
+from peewee import fn
 from aiosmtpd.controller import Controller
 from standardwebhooks.webhooks import Webhook as Verifier
 
 from backend.accounts import create_admin
 from backend.alerts import AlertError, check_url, create_webhook, deliver_due, record_event, send_digests
-from backend.cases import case_label, effect, evaluate_flags, open_case, resolve, take_action
+from backend.cases import audiences, audiences_since, case_label, effect, evaluate_flags, open_case, resolve, take_action
 from backend.db import database
-from backend.models import Bank, Case, Delivery, EmailSubscription, Event, FlagChange, Merchant, MerchantFlag, Network
+from backend.models import (Bank, Case, Delivery, EmailSubscription, Event, Feedback, FlagChange, Merchant, MerchantFlag,
+                            Network)
 from support import WebhookReceiver, free_port, make_report
 
 NOW = datetime(2026, 6, 30, 12, 0)
@@ -269,3 +271,11 @@ def test_a_webhook_whose_host_now_points_inside_is_not_called(shops, receivers):
         record_event("case.overdue", "all", {"merchant_code": "S1"}, NOW)
     deliver_due(NOW, {**CONFIG, "WEBHOOK_PRIVATE_NETWORKS": False})
     assert receiver.received == [] and "private network" in Delivery.get().last_result
+
+
+def test_the_runner_evaluates_the_audiences_with_new_reports(shops, catalog):
+    assert audiences_since(None)[0] == audiences()
+    make_report(when=NOW, user="u1", offer="S1-OFFER", outlet="S1-1")  # a First Bank customer
+    scopes, last = audiences_since(0)
+    assert scopes == ["all", scope_of("BANK1"), f"network:{Network.get(Network.code == 'NET1').id}"]
+    assert last == Feedback.select(fn.MAX(Feedback.id)).scalar()
