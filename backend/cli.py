@@ -1,5 +1,6 @@
 """The command line behind run.py: database, catalogue, credentials, demo and server."""
 import json
+import logging
 import os
 import secrets
 import subprocess
@@ -370,6 +371,7 @@ def serve(host, port, workers, demo):
 @cli.command()
 def worker():
     """Run the job runner alone: flags, alerts and digests (`serve` starts one itself unless JOBS=0)."""
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s")
     app = ready_app()
     database.close()
     run_jobs(app)
