@@ -12,7 +12,7 @@ from .accounts import admin_scope
 from .admin import CsrfForm, csv_response, login_required, logout_form, merchant_or_404, never_framed
 from .alerts import EVENT_TYPES, AlertError, create_webhook
 from .audit import audit_entries, record_audit
-from .cases import (ACTIONS, EVENTS, STATES, case_label, effect_chart, is_overdue, open_case, resolve, scope_admins,
+from .cases import (ACTIONS, EVENTS, STATES, active_case, case_label, effect_chart, is_overdue, open_case, resolve, scope_admins,
                     set_owner, take_action)
 from .db import database
 from .models import Case, CaseAction, Delivery, EmailSubscription, Event, Webhook, utcnow
@@ -85,8 +85,10 @@ def open_case_view():
     scope = admin_scope(g.admin)
     merchant = merchant_or_404(form.merchant_id.data, scope)
     with database.atomic():
-        case = open_case(scope, merchant, g.admin, utcnow(), current_app.config["PUBLIC_URL"])
-        audit("case.opened", f"case {case.id}: {merchant.code}")
+        case = active_case(scope, merchant.id)
+        if case is None:
+            case = open_case(scope, merchant, g.admin, utcnow(), current_app.config["PUBLIC_URL"])
+            audit("case.opened", f"case {case.id}: {merchant.code}")
     return redirect(url_for("casework.case", case_id=case.id))
 
 
