@@ -254,9 +254,10 @@ def leaderboard_csv():
     now = utcnow()
     cases = latest_cases(admin_scope(g.admin), [r.merchant_id for r in board.ranked + board.low_volume])
     types = _type_names()
-    header = ["rank", "merchant_code", "merchant_name", "score", "outlets", "score_per_outlet", "reports",
-              "distinct_customers", "anonymous_customers", "verified_customer_days", "unverified_customer_days",
-              "away_customer_days", "discounted_customer_days", "verified_share", "outlets_affected", "change", "flag",
+    header = ["rank", "merchant_code", "merchant_name", "score_weighted_customer_days", "outlets",
+              "score_per_outlet_weighted_customer_days", "reports", "distinct_customers", "anonymous_customers",
+              "verified_customer_days", "unverified_customer_days", "away_customer_days", "discounted_customer_days",
+              "verified_share_0_to_1", "outlets_affected", "change_against_previous_period_ratio", "flag",
               "flag_reasons", "case"] + [f"type_{slug}" for slug in types.values()]
     rows = [[r.rank or "", r.code, r.name, f"{r.score:.2f}", r.outlets, f"{r.score_per_outlet:.2f}", r.reports,
              r.distinct_customers, r.anonymous_customers, r.verified_customer_days, r.unverified_customer_days,
@@ -278,12 +279,26 @@ def _type_names():
     return dict(FeedbackType.select(FeedbackType.id, FeedbackType.slug).order_by(FeedbackType.id).tuples())
 
 
+# Text a spreadsheet would run as a formula starts with one of these.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+
+
+def spreadsheet_safe(value):
+    """A cell as written: text that could run as a formula gets a leading ', numbers
+    (negative ones too) and empty cells stay as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def csv_response(filename, header, rows):
+    """A CSV download: UTF-8 with a byte order mark (so that spreadsheets read Hindi right)."""
     buffer = io.StringIO()
+    buffer.write("\ufeff")
     writer = csv.writer(buffer)
     writer.writerow(header)
-    # Cells starting with = + - @ would run as formulas in a spreadsheet: quote them.
-    writer.writerows([[f"'{v}" if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v for v in row] for row in rows])
+    writer.writerows([[spreadsheet_safe(value) for value in row] for row in rows])
     response = current_app.make_response(buffer.getvalue())
     response.mimetype = "text/csv"
     # Merchant codes come from catalogues: only safe characters make the file's name.
@@ -361,7 +376,7 @@ def merchant_csv(merchant_id):
     merchant = merchant_or_404(merchant_id, admin_scope(g.admin))
     if filters is None:
         abort(400)
-    header = ["feedback_id", "created_at", "outlet_code", "feedback_type", "verdict", "distance_m", "offer_code",
+    header = ["feedback_id", "created_at_utc", "outlet_code", "feedback_type", "verdict", "distance_m", "offer_code",
               "offer_status", "bank_code", "customer", "comment"]
     reports = visible_reports(merchant_id, filters).order_by(Feedback.created_at.desc())
     outlet_codes = dict(Outlet.select(Outlet.id, Outlet.code).where(Outlet.merchant == merchant_id).tuples())

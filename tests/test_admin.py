@@ -7,6 +7,7 @@ import pytest
 
 from backend import accounts
 from backend.accounts import authenticate, session_admin, set_disabled, start_session
+from backend.admin import spreadsheet_safe
 from backend.db import database
 from backend.models import AdminSession, AdminUser, Merchant, create_tables, utcnow
 from support import PASSWORD, as_made_before_migrations, csrf_token, log_in, make_report
@@ -130,7 +131,7 @@ def test_leaderboard_csv(client, admins, reports):
     log_in(client, "ops@platform.example")
     answer = client.get("/admin/leaderboard.csv?period=7")
     assert answer.mimetype == "text/csv" and "attachment" in answer.headers["Content-Disposition"]
-    rows = list(csv.DictReader(io.StringIO(answer.get_data(as_text=True))))
+    rows = list(csv.DictReader(io.StringIO(answer.get_data().decode("utf-8-sig"))))
     assert {row["merchant_name"] for row in rows} == {"Cafe Aroma", "Urban Threads"}
     assert all(row["reports"] == "3" and row["flag"] == "" for row in rows)  # neither stands out
 
@@ -140,6 +141,19 @@ def test_merchant_csv_quotes_formulas(client, admins, catalog):
     log_in(client, "ops@platform.example")
     exported = client.get(f"/admin/merchants/{merchant_id('M1')}/reports.csv").get_data(as_text=True)
     assert "'=HYPERLINK" in exported
+
+
+def test_csv_cells_read_right_in_a_spreadsheet(client, admins, catalog):
+    """Empty cells empty, numbers (negative ones too) numbers, only formula-like text
+    quoted (tab and CR starts too), UTF-8 with a byte order mark for Hindi comments."""
+    assert [spreadsheet_safe(v) for v in ("", "-0.188", "+3", "12", 7, "-x", "@SUM(A1)", "\tx", "\rx", "plain")] == [
+        "", "-0.188", "+3", "12", 7, "'-x", "'@SUM(A1)", "'\tx", "'\rx", "plain"]
+    make_report(user="x@bank1.example", when=utcnow(), comment="ऑफ़र नहीं दिया", position=None)
+    log_in(client, "ops@platform.example")
+    body = client.get(f"/admin/merchants/{merchant_id('M1')}/reports.csv").get_data()
+    assert body.startswith(b"\xef\xbb\xbf")  # the BOM
+    [row] = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+    assert row["comment"] == "ऑफ़र नहीं दिया" and row["distance_m"] == "" and row["created_at_utc"]
 
 
 def test_api_leaderboard_is_scoped_to_the_client(client, reports, bank_client, network_client):

@@ -58,7 +58,7 @@ def test_an_admin_opens_a_case_from_the_leaderboard_acts_and_resolves_it(client,
     board = client.get("/admin/leaderboard").get_data(as_text=True)
     assert ">resolved<" in board
     assert "Cafe Aroma" not in client.get("/admin/leaderboard?no_case=y").get_data(as_text=True)
-    exported = list(csv.DictReader(io.StringIO(client.get("/admin/leaderboard.csv").get_data(as_text=True))))
+    exported = list(csv.DictReader(io.StringIO(client.get("/admin/leaderboard.csv").get_data().decode("utf-8-sig"))))
     assert [(row["merchant_code"], row["case"]) for row in exported] == [("M1", "resolved")]
     # The bank's API client reads the case state too.
     answer = client.get("/api", query_string={"action": "merchant_leaderboard", **{
@@ -127,7 +127,7 @@ def test_the_audit_log_records_admin_actions_each_audience_its_own(client, admin
     case_url = post(client, "/admin/cases", "/admin/leaderboard", merchant_id=str(m1)).headers["Location"]
     post(client, case_url + "/actions", case_url, kind="note", note="called")
     client.get("/admin/leaderboard.csv")
-    rows = list(csv.reader(io.StringIO(client.get("/admin/audit.csv").get_data(as_text=True))))
+    rows = list(csv.reader(io.StringIO(client.get("/admin/audit.csv").get_data().decode("utf-8-sig"))))
     assert rows[0] == ["at_utc", "admin", "scope", "action", "detail"]
     assert [row[3] for row in rows[1:]][::-1] == ["login.failed", "login", "case.opened", "case.action",
                                                   "export.leaderboard_csv"]

@@ -62,7 +62,7 @@ def test_admin_journey(page, demo_site, tmp_path):
         page.get_by_role("link", name="Download reports (CSV)").click()
     saved = tmp_path / "reports.csv"
     download.value.save_as(saved)
-    assert saved.read_text().startswith("feedback_id,created_at,outlet_code,feedback_type")
+    assert saved.read_text(encoding="utf-8-sig").startswith("feedback_id,created_at_utc,outlet_code,feedback_type")
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     page.goto(demo_site["base"] + "/admin/leaderboard")
@@ -75,7 +75,7 @@ def test_leaderboard_csv_download(page, demo_site, tmp_path):
         page.get_by_role("link", name="Download CSV").click()
     saved = tmp_path / "board.csv"
     download.value.save_as(saved)
-    lines = saved.read_text().splitlines()
+    lines = saved.read_text(encoding="utf-8-sig").splitlines()
     assert lines[0].startswith("rank,merchant_code,merchant_name") and len(lines) > 10
 
 
