@@ -155,6 +155,9 @@ def login():
     error = None
     if request.method == "POST" and form.validate():
         now = utcnow()
+        known = find_admin(form.email.data)
+        counted = known is not None and known.disabled_at is None and (known.locked_until is None or
+                                                                       known.locked_until <= now)
         admin = authenticate(form.email.data, form.password.data, now)
         if admin:
             end_expired_sessions(now, *session_limits())
@@ -164,9 +167,8 @@ def login():
             session["token"] = token
             record_audit(admin, None, admin_scope(admin), "login", "", now)
             return redirect(safe_next(request.args.get("next")))
-        known = find_admin(form.email.data)  # in its audience's log; an unknown e-mail in the platform's
-        record_audit(None, form.email.data, admin_scope(known) if known else "all", "login.failed",
-                     "" if known else "unknown e-mail", now)
+        if counted:  # in its audience's log, at most 5 per lock-out (unknown e-mails: the access log only)
+            record_audit(known, None, admin_scope(known), "login.failed", "wrong password", now)
         error = "Wrong e-mail or password, or too many attempts: try again later."
     elif request.method == "POST":
         error = ("The form expired; please try again." if form.csrf_token.errors else

@@ -5,14 +5,15 @@ bank developer's side.
 """
 import base64
 import html
+import http.client
 import ipaddress
 import json
+import logging
 import secrets
 import smtplib
 import socket
 import ssl
-import urllib.error
-import urllib.request
+import threading
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
@@ -22,6 +23,7 @@ from standardwebhooks.webhooks import Webhook as Signer
 from .accounts import admin_scope
 from .models import AdminUser, Delivery, EmailSubscription, Event, Webhook
 
+log = logging.getLogger(__name__)
 EVENT_TYPES = ("merchant.flagged", "case.opened", "case.regressed", "case.overdue")
 RETRY_FOR = timedelta(hours=24)  # a delivery that keeps failing is tried for at least this long
 MAX_RETRY_DELAY = timedelta(hours=1)
@@ -54,28 +56,69 @@ def wants(events, event_type):
 
 
 def check_url(url, private_networks=False):
-    """A webhook URL: http(s) with a host; one that resolves to a private, loopback or
-    link-local address only where WEBHOOK_PRIVATE_NETWORKS=1 (else an admin could make the
-    server call the machines behind it)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000 or not url.isprintable():
-        raise AlertError("the URL must be http:// or https:// with a host name")
-    if not private_networks:
-        try:
-            addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
-        except (socket.gaierror, UnicodeError):
-            raise AlertError(f"the host {parts.hostname} is not found") from None
-        if any(not ipaddress.ip_address(address.split("%")[0]).is_global for address in addresses):
-            raise AlertError("the URL's host is on a private network (set WEBHOOK_PRIVATE_NETWORKS=1 to allow)")
+    """A webhook URL as given, if it is one: http(s) with a host name, no user name or
+    password in it, and addresses that resolve_checked accepts."""
+    parts, port = _parsed(url)
+    resolve_checked(parts.hostname, port, private_networks)
     return url
 
 
-def create_webhook(scope, url, events, now, private_networks=False):
-    """A new webhook and its secret (whsec_..., shown once to whoever made it)."""
+def _parsed(url):
+    """(urlsplit's parts, the port) of a webhook URL; AlertError if it is none."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        port = None
+    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000 or not url.isprintable() \
+            or port is None:
+        raise AlertError("the URL must be http:// or https:// with a host name (and a port from 1 to 65535)")
+    if "@" in parts.netloc:
+        raise AlertError("put no user name or password in the URL (the signature authenticates us)")
+    return parts, port
+
+
+def resolve_checked(host, port, private_networks):
+    """The addresses a host resolves to, once; AlertError if any is on a private network
+    (private, loopback, link-local, or one embedded in an IPv6 form) unless
+    WEBHOOK_PRIVATE_NETWORKS=1: else an admin could make the server call the machines
+    behind it. Deliveries connect to the address checked, never resolving again."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise AlertError(f"the host {host} is not found") from None
+    addresses = [info[4][0] for info in infos]
+    if not private_networks and not all(_public(address) for address in addresses):
+        raise AlertError("the URL's host is on a private network (set WEBHOOK_PRIVATE_NETWORKS=1 to allow)")
+    return addresses
+
+
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _public(text):
+    address = ipaddress.ip_address(text.split("%")[0])
+    if address.version == 6:
+        embedded = [address.ipv4_mapped, address.sixtofour, address.teredo and address.teredo[1]]
+        if address in NAT64 or int(address) >> 32 == 0:  # NAT64, and IPv4-compatible ::a.b.c.d
+            embedded.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+        if any(inner is not None and not inner.is_global for inner in embedded):
+            return False
+    return address.is_global
+
+
+def create_webhook(scope, url, events, now):
+    """A new webhook for a URL check_url accepted (outside any transaction: a name server
+    may be slow), and its secret (whsec_..., shown once to whoever made it)."""
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-    webhook = Webhook.create(scope=scope, url=check_url(url, private_networks), secret=secret,
-                             events=event_list(events), created_at=now)
+    webhook = Webhook.create(scope=scope, url=url, secret=secret, events=event_list(events), created_at=now)
     return webhook, secret
+
+
+def shown(url):
+    """A webhook URL for logs: without its query, which may carry a token."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}" + ("?..." if parts.query else "")
 
 
 def record_event(event_type, scope, data, now):
@@ -109,23 +152,16 @@ def signed_headers(secret, event, body):
             "user-agent": "OffersFeedback-Webhooks/1"}
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is an answer (a failure), never followed: it could lead anywhere."""
-
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
-
-
 def deliver_due(now, config):
-    """Try the deliveries whose time has come (the oldest first, some at a time); returns how many were tried."""
+    """Try the deliveries whose time has come (the oldest first, some at a time, each
+    committed as it is settled); returns how many were tried."""
     due = list(Delivery.select(Delivery, Event).join(Event)
                .where(Delivery.next_attempt_at <= now).order_by(Delivery.next_attempt_at).limit(DUE_PER_RUN))
     for delivery in due:
         try:
             result = _send(delivery, now, config)
+        except AlertError as error:
+            result = str(error)[:200]
         except Exception as error:  # noqa: BLE001  (whatever went wrong, the delivery is retried)
             result = f"failed: {type(error).__name__}"
         _settle(delivery, result, now, config)
@@ -136,26 +172,73 @@ def _send(delivery, now, config):
     """None when delivered, else what went wrong."""
     event = delivery.event
     if delivery.webhook_id is None:
+        if not admins_of(event.scope).where(AdminUser.email == delivery.email).exists():
+            raise AlertError("the admin is no longer of this audience, or is disabled")
         send_email(config, delivery.email, *event_message(event, config))
         return None
     webhook = delivery.webhook
     if webhook.disabled_at is not None:
         return "webhook disabled"
-    try:  # again: the name may point somewhere else by now
-        check_url(webhook.url, config["WEBHOOK_PRIVATE_NETWORKS"])
-    except AlertError as error:
-        return str(error)[:200]
     body = payload(event)
-    request = urllib.request.Request(webhook.url, data=body.encode(), method="POST",
-                                     headers=signed_headers(webhook.secret, event, body))
-    try:
-        with _opener.open(request, timeout=config["WEBHOOK_TIMEOUT_SECONDS"]) as response:
-            status = response.status
-    except urllib.error.HTTPError as error:
-        status = error.code
-    except (urllib.error.URLError, OSError) as error:
-        return "timed out" if isinstance(getattr(error, "reason", error), TimeoutError) else "could not connect"
+    status = post(webhook.url, body.encode(), signed_headers(webhook.secret, event, body),
+                  config["WEBHOOK_TIMEOUT_SECONDS"], config["WEBHOOK_PRIVATE_NETWORKS"])
     return None if 200 <= status < 300 else f"HTTP {status}"
+
+
+class _To(http.client.HTTPConnection):
+    """A connection to an address already checked, for the URL's host name."""
+
+    def __init__(self, address, host, port, timeout):
+        super().__init__(host, port, timeout=timeout)
+        self.address = address
+
+    def connect(self):
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+
+
+class _SecureTo(http.client.HTTPSConnection):
+    """As _To, over TLS, the certificate checked against the host name."""
+
+    def __init__(self, address, host, port, timeout):
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self.address = address
+
+    def connect(self):
+        sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+def post(url, body, headers, timeout, private_networks):
+    """POST body to url (no redirect followed, no proxy) and return the status; the whole
+    exchange is cut off after timeout seconds, however slowly the receiver trickles its
+    answer. AlertError (in words) when it could not be made."""
+    parts, port = _parsed(url)
+    address = resolve_checked(parts.hostname, port, private_networks)[0]
+    connection = (_SecureTo if parts.scheme == "https" else _To)(address, parts.hostname, port, timeout)
+    was_cut = threading.Event()
+    cut_off = threading.Timer(timeout, _cut, [connection, was_cut])
+    cut_off.start()
+    try:
+        connection.request("POST", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), body, headers)
+        return connection.getresponse().status
+    except (OSError, http.client.HTTPException) as error:
+        if was_cut.is_set() or isinstance(error, TimeoutError):
+            raise AlertError("timed out") from None
+        raise AlertError("could not connect" if isinstance(error, ConnectionError) else
+                         f"failed: {type(error).__name__}") from None
+    finally:
+        cut_off.cancel()
+        connection.close()
+
+
+def _cut(connection, was_cut):
+    """Wake a read blocked on the connection (a close alone may not)."""
+    was_cut.set()
+    if connection.sock is not None:
+        try:
+            connection.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 def _settle(delivery, result, now, config):
@@ -230,19 +313,27 @@ def send_digests(now, config):
     sent = 0
     for subscription in EmailSubscription.select(EmailSubscription, AdminUser).join(AdminUser).where(
             EmailSubscription.digest == True, AdminUser.disabled_at.is_null()):  # noqa: E712
-        admin = subscription.admin
-        since = subscription.last_digest_at or now - timedelta(days=1)
-        events = [event for event in Event.select().where(Event.scope == admin_scope(admin), Event.created_at > since,
-                                                          Event.created_at <= now).order_by(Event.created_at)
-                  if wants(subscription.events, event.type)]
-        if events:
-            summaries = [(event.created_at, *describe(event.type, json.loads(event.data))) for event in events]
-            text = "\n\n".join(f"{at:%d %b %Y %H:%M} UTC: " + "\n".join(lines) for at, _, lines in summaries)
-            markup = "".join(f"<h3>{at:%d %b %Y %H:%M} UTC: {html.escape(subject)}</h3>"
-                             + "".join(f"<p>{html.escape(line)}</p>" for line in lines) for at, subject, lines in summaries)
-            send_email(config, admin.email, f"[Offers Feedback] Daily digest: {len(events)} events", text,
-                       f"<!doctype html><html><body>{markup}</body></html>")
-            sent += 1
-        subscription.last_digest_at = now
-        subscription.save()
+        try:
+            sent += _send_digest(subscription, now, config)
+        except Exception:  # noqa: BLE001  (this subscriber's digest waits for tomorrow's, with today's events)
+            log.exception("The digest to subscriber %s failed", subscription.id)
     return sent
+
+
+def _send_digest(subscription, now, config):
+    """1 if one was sent, else 0; then the subscription's events are counted as told."""
+    admin = subscription.admin
+    since = subscription.last_digest_at or now - timedelta(days=1)
+    events = [event for event in Event.select().where(Event.scope == admin_scope(admin), Event.created_at > since,
+                                                      Event.created_at <= now).order_by(Event.created_at)
+              if wants(subscription.events, event.type)]
+    if events:
+        summaries = [(event.created_at, *describe(event.type, json.loads(event.data))) for event in events]
+        text = "\n\n".join(f"{at:%d %b %Y %H:%M} UTC: " + "\n".join(lines) for at, _, lines in summaries)
+        markup = "".join(f"<h3>{at:%d %b %Y %H:%M} UTC: {html.escape(subject)}</h3>"
+                         + "".join(f"<p>{html.escape(line)}</p>" for line in lines) for at, subject, lines in summaries)
+        send_email(config, admin.email, f"[Offers Feedback] Daily digest: {len(events)} events", text,
+                   f"<!doctype html><html><body>{markup}</body></html>")
+    subscription.last_digest_at = now
+    subscription.save()
+    return 1 if events else 0

@@ -45,11 +45,16 @@ def scope_name(scope):
 def weekly_level(scope, merchant_id, today):
     """A merchant's weighted customer-days in the 7 days to today, for an audience."""
     count_before_reading()
-    units = (MerchantDay.select(fn.SUM(MerchantDay.score))
-             .where(MerchantDay.scope == scope, MerchantDay.feedback_type == 0, MerchantDay.city == "",
-                    MerchantDay.merchant == merchant_id, MerchantDay.day.between(today - timedelta(days=6), today))
-             .scalar())
-    return int(units or 0) / SCORE_UNITS
+    return weekly_levels_now(scope, [merchant_id], today).get(merchant_id, 0.0)
+
+
+def weekly_levels_now(scope, merchant_ids, today):
+    """{merchant: weighted customer-days in the 7 days to today} for an audience (as counted)."""
+    return {merchant_id: int(units or 0) / SCORE_UNITS for merchant_id, units in (
+        MerchantDay.select(MerchantDay.merchant, fn.SUM(MerchantDay.score))
+        .where(MerchantDay.scope == scope, MerchantDay.feedback_type == 0, MerchantDay.city == "",
+               MerchantDay.merchant.in_(list(merchant_ids)), MerchantDay.day.between(today - timedelta(days=6), today))
+        .group_by(MerchantDay.merchant).tuples())}
 
 
 def audiences_since(report_id):
@@ -180,11 +185,13 @@ def set_owner(case, owner, admin, now):
 
 
 def _reopen_regressed(scope, now, public_url):
-    """Resolved cases whose merchant's weekly level rose back above the level that flagged it."""
-    for case in Case.select().where(Case.scope == scope, Case.state == "resolved"):
-        if Case.select().where(Case.scope == scope, Case.merchant == case.merchant_id, Case.id > case.id).exists():
-            continue  # only a merchant's latest case reopens
-        level = weekly_level(scope, case.merchant_id, now.date())
+    """Resolved cases whose merchant's weekly level rose back above the level that flagged it
+    (each merchant's latest case only; the counters as the evaluation just counted them)."""
+    latest = Case.select(fn.MAX(Case.id)).where(Case.scope == scope).group_by(Case.merchant)
+    resolved = list(Case.select().where(Case.id.in_(latest), Case.state == "resolved"))
+    levels = weekly_levels_now(scope, {case.merchant_id for case in resolved}, now.date()) if resolved else {}
+    for case in resolved:
+        level = levels.get(case.merchant_id, 0.0)
         if level > max(case.flag_level, 1.0):
             reason = (f"{level:.1f} weighted customer-days in the last 7 days, above the {case.flag_level:.1f} "
                       "that flagged it")

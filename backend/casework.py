@@ -6,15 +6,16 @@ scope, never the URL's): another audience's case or webhook is a 404.
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from wtforms import BooleanField, IntegerField, SelectField, SelectMultipleField, TextAreaField, URLField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import InputRequired, Length, NumberRange
 
 from .accounts import admin_scope
 from .admin import CsrfForm, csv_response, login_required, logout_form, merchant_or_404, never_framed
-from .alerts import EVENT_TYPES, AlertError, create_webhook
+from .alerts import EVENT_TYPES, AlertError, check_url, create_webhook, shown
 from .audit import audit_entries, record_audit
 from .cases import (ACTIONS, EVENTS, STATES, active_case, case_label, effect_chart, is_overdue, open_case, resolve, scope_admins,
                     set_owner, take_action)
 from .db import database
+from .forms import plain_text
 from .models import Case, CaseAction, Delivery, EmailSubscription, Event, Webhook, utcnow
 from .web import ADMIN_PREFIX
 
@@ -24,16 +25,16 @@ bp.context_processor(logout_form)
 
 
 class OpenCaseForm(CsrfForm):
-    merchant_id = IntegerField("Merchant", [InputRequired()])
+    merchant_id = IntegerField("Merchant", [InputRequired(), NumberRange(1, 2**63 - 1)])
 
 
 class ActionForm(CsrfForm):
     kind = SelectField("Action", choices=[SelectChoice(k, v) for k, v in ACTIONS.items()])
-    note = TextAreaField("Note", [Length(max=2000)])
+    note = TextAreaField("Note", [Length(max=2000), plain_text(allow_newlines=True)])
 
 
 class ResolveForm(CsrfForm):
-    note = TextAreaField("What was found", [Length(max=2000)])
+    note = TextAreaField("What was found", [Length(max=2000), plain_text(allow_newlines=True)])
 
 
 class OwnerForm(CsrfForm):
@@ -108,7 +109,8 @@ def render_case(case, status=200, **forms):
     return render_template(
         "admin/case.html", case=case, label=case_label(case, now), overdue=is_overdue(case, now),
         actions=list(case.actions.order_by(CaseAction.at, CaseAction.id)), names={**ACTIONS, **EVENTS},
-        action_form=forms.get("action_form") or ActionForm(), resolve_form=ResolveForm(), owner_form=owner_form,
+        action_form=forms.get("action_form") or ActionForm(), resolve_form=forms.get("resolve_form") or ResolveForm(),
+        owner_form=owner_form,
         chart=chart, findings=findings), status
 
 
@@ -130,8 +132,10 @@ def case_action(case_id):
 def case_resolve(case_id):
     case = case_or_404(case_id)
     form = ResolveForm(request.form)
-    if not form.validate() or case.state == "resolved":
+    if case.state == "resolved":
         abort(400)
+    if not form.validate():
+        return render_case(case, 400, resolve_form=form)
     with database.atomic():
         resolve(case, g.admin, form.note.data.strip(), utcnow())
         audit("case.resolved", f"case {case.id}")
@@ -165,10 +169,10 @@ def webhooks():
     if request.method == "POST":
         if form.validate():
             try:
+                url = check_url(form.url.data.strip(), current_app.config["WEBHOOK_PRIVATE_NETWORKS"])
                 with database.atomic():
-                    webhook, secret = create_webhook(scope, form.url.data.strip(), form.events.data, utcnow(),
-                                                     current_app.config["WEBHOOK_PRIVATE_NETWORKS"])
-                    audit("webhook.created", f"webhook {webhook.id}: {webhook.url}")
+                    webhook, secret = create_webhook(scope, url, form.events.data, utcnow())
+                    audit("webhook.created", f"webhook {webhook.id}: {shown(url)}")
             except AlertError as exc:
                 error, status = f"URL: {exc}", 400
         else:

@@ -10,7 +10,7 @@ import click
 
 from . import create_app
 from .accounts import create_admin, parse_scope, set_disabled
-from .alerts import EVENT_TYPES, create_webhook
+from .alerts import EVENT_TYPES, check_url, create_webhook, shown
 from .audit import record_audit
 from .backups import back_up, restore
 from .catalog import CatalogError, count_records, import_catalog, read_catalog
@@ -365,7 +365,10 @@ def serve(host, port, workers, demo):
     finally:
         if runner:
             runner.terminate()
-            runner.wait()
+            try:
+                runner.wait(timeout=15)  # a delivery under way ends within WEBHOOK_TIMEOUT_SECONDS
+            except subprocess.TimeoutExpired:
+                runner.kill()
 
 
 @cli.command()
@@ -388,11 +391,11 @@ def create_webhook_command(scope, url, events, as_json):
     try:
         bank, network = parse_scope(scope)
         audience = f"bank:{bank.id}" if bank else f"network:{network.id}" if network else "all"
-        webhook, secret = create_webhook(audience, url, events, utcnow(),
-                                         private_networks=app.config["WEBHOOK_PRIVATE_NETWORKS"])
+        check_url(url, app.config["WEBHOOK_PRIVATE_NETWORKS"])
+        webhook, secret = create_webhook(audience, url, events, utcnow())
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    record_audit(None, "cli", audience, "webhook.created", f"webhook {webhook.id}: {url}", utcnow())
+    record_audit(None, "cli", audience, "webhook.created", f"webhook {webhook.id}: {shown(url)}", utcnow())
     if as_json:
         echo_json({"id": webhook.id, "secret": secret})
     else:

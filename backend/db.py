@@ -131,6 +131,23 @@ def exclusive(name, timeout=None):
         lock.release()
 
 
+@contextmanager
+def held_alone(name):
+    """Yields whether this process got the lock on name (one try), held without a
+    transaction (a job's work commits as it goes): a PostgreSQL session-level advisory
+    lock, or a file lock beside a SQLite database."""
+    if not isinstance(database.obj, PostgresqlDatabase):
+        with exclusive(name, timeout=0) as acquired:
+            yield acquired
+        return
+    acquired = database.execute_sql("SELECT pg_try_advisory_lock(%s)", (lock_id(name),)).fetchone()[0]
+    try:
+        yield acquired
+    finally:
+        if acquired and not database.is_closed():
+            database.execute_sql("SELECT pg_advisory_unlock(%s)", (lock_id(name),))
+
+
 def _try_flock(lock_file):
     try:
         fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)

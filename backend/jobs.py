@@ -18,7 +18,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from .alerts import deliver_due, send_digests
 from .cases import FULL_EVALUATION, audiences_since, evaluate_flags
 from .config import PROJECT_DIR
-from .db import database, exclusive
+from .db import database, held_alone
 from .models import utcnow
 
 log = logging.getLogger(__name__)
@@ -32,16 +32,19 @@ def run_jobs(app):
 
     seen = {"report": None, "full_at": None}  # the last report evaluated; the last time every audience was
 
-    def evaluate_then_deliver(now):
+    def evaluate(now):
         """The audiences with new reports; every one after FULL_EVALUATION or a new day."""
         full = seen["full_at"] is None or now - seen["full_at"] >= FULL_EVALUATION or now.date() != seen["full_at"].date()
         scopes, last = audiences_since(None if full else seen["report"])
         evaluate_flags(now, config["PUBLIC_URL"], scopes)
         seen.update(report=last, **({"full_at": now} if full else {}))
+
+    def evaluate_then_deliver():
+        run_locked(app, "evaluate", evaluate)
         run_locked(app, "deliver", lambda now: deliver_due(now, config))  # what it recorded goes out at once
 
-    scheduler.add_job(run_locked, "interval", seconds=config["FLAG_EVALUATION_SECONDS"], args=[app, "evaluate",
-                      evaluate_then_deliver], next_run_time=utcnow().replace(tzinfo=timezone.utc), id="evaluate")
+    scheduler.add_job(evaluate_then_deliver, "interval", seconds=config["FLAG_EVALUATION_SECONDS"],
+                      next_run_time=utcnow().replace(tzinfo=timezone.utc), id="evaluate")
     scheduler.add_job(run_locked, "interval", seconds=config["DELIVERY_POLL_SECONDS"],
                       args=[app, "deliver", lambda now: deliver_due(now, config)], id="deliver")
     scheduler.add_job(run_locked, "cron", hour=config["DIGEST_HOUR"], args=[app, "digest",
@@ -57,14 +60,15 @@ def run_locked(app, name, work):
     """work(now) alone among the runners; skipped when another runner is at it."""
     with app.app_context():
         try:
-            with exclusive(f"job-{name}", timeout=0) as acquired:
+            with held_alone(f"job-{name}") as acquired:
                 if acquired:
                     work(utcnow())
         except Exception:  # noqa: BLE001  (logged; the next run tries again)
             log.exception("Job %s failed", name)
+            if database.in_transaction():
+                database.rollback()
         finally:
-            if not database.in_transaction():
-                database.close()
+            database.close()
 
 
 def start_runner_process():

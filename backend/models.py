@@ -428,12 +428,15 @@ class Delivery(BaseModel):
 class AuditEntry(BaseModel):
     """An admin action, appended and never changed: who, when, in which audience, what."""
 
-    at = DateTimeField(index=True)
+    at = DateTimeField(index=True)  # the platform's log, newest first
     admin = ForeignKeyField(AdminUser, null=True, on_delete="SET NULL")
-    email = CharField(max_length=254)  # as typed at a failed login; the admin's otherwise
+    email = CharField(max_length=254)  # the admin's then; "cli" for the command line
     scope = CharField(max_length=32)
     action = CharField(max_length=64)
     detail = TextField(default="")
+
+    class Meta:
+        indexes = ((("scope", "at"), False),)  # an audience's log, newest first
 
 
 MODELS = [Network, Bank, Merchant, Outlet, Offer, FeedbackType, Client, ApiKey, Feedback, CustomerDay, SourceDay,

@@ -3,6 +3,9 @@ events with their deliveries (signed webhooks to a real local receiver, e-mail t
 local SMTP server), cases that reopen on a regression or fall overdue, each audience apart."""
 import json
 import re
+import socket
+import threading
+import time
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -57,7 +60,7 @@ def receivers():
 
 
 def hook(scope, receiver, events=()):
-    return create_webhook(scope, receiver.url, events, NOW, private_networks=True)
+    return create_webhook(scope, receiver.url, events, NOW)
 
 
 def test_a_new_fraud_watch_is_recorded_told_to_its_audience_only_and_opens_a_case(shops, receivers):
@@ -129,12 +132,14 @@ def test_a_failing_receiver_gets_the_same_event_until_it_answers_then_a_day_of_f
 
 
 class Inbox:
-    """aiosmtpd's handler: keeps every message."""
+    """aiosmtpd's handler: keeps every message (refuses those to the addresses in refuse)."""
 
     def __init__(self):
-        self.messages = []
+        self.messages, self.refuse = [], set()
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        if set(envelope.rcpt_tos) & self.refuse:
+            return "550 No such user"
         self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content, policy=policy.default)))
         return "250 OK"
 
@@ -227,15 +232,21 @@ def test_the_effect_of_an_action_is_the_level_before_against_after(shops):
 
 
 def test_webhook_urls_must_be_http_and_public_unless_allowed(app):
-    for url in ("ftp://bank.example/hook", "http:///nohost", "javascript:alert(1)", "http://bank.example/\x00"):
+    for url in ("ftp://bank.example/hook", "http:///nohost", "javascript:alert(1)", "http://bank.example/\x00",
+                "http://example.com:99999/", "http://h:abc/"):
         with pytest.raises(AlertError, match="http:// or https://"):
             check_url(url)
-    for url in ("http://127.0.0.1:9/hook", "http://localhost/hook", "http://[::1]/hook", "http://169.254.169.254/"):
+    with pytest.raises(AlertError, match="user name or password"):
+        check_url("http://user:token@127.0.0.1/hook", private_networks=True)
+    for url in ("http://127.0.0.1:9/hook", "http://localhost/hook", "http://[::1]/hook", "http://169.254.169.254/",
+                "http://2130706433/", "http://0x7f.1/", "http://[::ffff:10.0.0.1]/", "http://[64:ff9b::a9fe:a9fe]/",
+                "http://[2002:7f00:1::]/", "http://[::127.0.0.1]/", "http://[fe80::1]/"):
         with pytest.raises(AlertError, match="private network"):
             check_url(url)
         assert check_url(url, private_networks=True) == url
+    assert check_url("http://8.8.8.8/hook") == "http://8.8.8.8/hook"  # a public address: no name to resolve
     with pytest.raises(AlertError, match="unknown event"):
-        create_webhook("all", "http://127.0.0.1/hook", ["merchant.deleted"], NOW, private_networks=True)
+        create_webhook("all", "http://127.0.0.1/hook", ["merchant.deleted"], NOW)
 
 
 def test_networks_evaluate_their_own_leaderboard(shops, catalog):
@@ -279,3 +290,53 @@ def test_the_runner_evaluates_the_audiences_with_new_reports(shops, catalog):
     scopes, last = audiences_since(0)
     assert scopes == ["all", scope_of("BANK1"), f"network:{Network.get(Network.code == 'NET1').id}"]
     assert last == Feedback.select(fn.MAX(Feedback.id)).scalar()
+
+
+def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_timeout(shops):
+    """A hostile receiver cannot hold the deliveries of every audience: the whole exchange has a deadline."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle():
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            for byte in b"HTTP/1.1 200 OK" * 10:
+                if stop.wait(0.2):
+                    return
+                connection.sendall(bytes([byte]))
+
+    threading.Thread(target=trickle, daemon=True).start()
+    create_webhook("all", f"http://127.0.0.1:{listener.getsockname()[1]}/hook", [], NOW)
+    with database.atomic():
+        record_event("case.overdue", "all", {"merchant_code": "S1"}, NOW)
+    began = time.monotonic()
+    deliver_due(NOW, {**CONFIG, "WEBHOOK_TIMEOUT_SECONDS": 1})
+    took = time.monotonic() - began
+    stop.set()
+    listener.close()
+    assert Delivery.get().last_result == "timed out" and took < 3
+
+
+def test_a_digest_that_cannot_be_sent_does_not_stop_the_others(shops, smtp):
+    inbox, url = smtp
+    for email in ("first@bank1.example", "second@bank1.example"):
+        EmailSubscription.create(admin=create_admin(email, "a long password", "bank:BANK1", NOW), digest=True)
+    with database.atomic():
+        record_event("case.overdue", scope_of("BANK1"), {"merchant_code": "S1", "merchant_name": "Shop 1",
+                                                          "opened_at": "2026-06-01", "due_at": "2026-06-16"}, NOW)
+    inbox.refuse = {"first@bank1.example"}
+    assert send_digests(NOW + timedelta(hours=1), {**CONFIG, "SMTP_URL": url}) == 1
+    assert [to for to, _ in inbox.messages] == [["second@bank1.example"]]
+
+
+def test_an_admin_no_longer_of_the_audience_gets_no_more_of_its_e_mail(shops, smtp):
+    inbox, url = smtp
+    admin = create_admin("moved@bank1.example", "a long password", "bank:BANK1", NOW)
+    EmailSubscription.create(admin=admin)
+    with database.atomic():
+        record_event("case.overdue", scope_of("BANK1"), {"merchant_code": "S1", "merchant_name": "Shop 1",
+                                                          "opened_at": "2026-06-01", "due_at": "2026-06-16"}, NOW)
+    create_admin("moved@bank1.example", "a long password", "bank:BANK2", NOW)  # moved to another bank
+    deliver_due(NOW, {**CONFIG, "SMTP_URL": url})
+    assert inbox.messages == [] and "no longer of this audience" in Delivery.get().last_result

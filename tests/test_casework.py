@@ -69,7 +69,7 @@ def test_an_admin_opens_a_case_from_the_leaderboard_acts_and_resolves_it(client,
 def test_no_admin_reaches_another_audience_s_case_or_webhook(client, admins, reports, app):
     case = bank1_case()
     bank1 = case.scope
-    webhook, _ = create_webhook(bank1, "http://127.0.0.1:9/hook", [], utcnow(), private_networks=True)
+    webhook, _ = create_webhook(bank1, "http://127.0.0.1:9/hook", [], utcnow())
     bank1_admin = AdminUser.get(AdminUser.email == "first@bank1.example")
     for email in ("lone@bank3.example", "net@net1.example", "ops@platform.example"):
         log_in(client, email)
@@ -141,3 +141,26 @@ def test_the_audit_log_records_admin_actions_each_audience_its_own(client, admin
     assert "first@bank1.example" in page and "lone@bank3.example" in page
     assert AuditEntry.select().where(AuditEntry.action == "logout").count() == 2
     assert AuditEntry.select().where(AuditEntry.at < utcnow() - timedelta(minutes=5)).count() == 0
+
+
+def test_bad_case_and_webhook_input_gets_a_message_not_a_500(client, admins, reports):
+    log_in(client, "first@bank1.example")
+    for merchant in ("-99999999999999999999999", "0", "abc", "99999999999999999999999"):
+        assert post(client, "/admin/cases", "/admin/leaderboard", merchant_id=merchant).status_code in (400, 404)
+    case_url = post(client, "/admin/cases", "/admin/leaderboard",
+                    merchant_id=str(Merchant.get(Merchant.code == "M1").id)).headers["Location"]
+    for target, form in (("/actions", {"kind": "note", "note": "a\x00b"}), ("/resolve", {"note": "a\x00b"})):
+        answer = post(client, case_url + target, case_url, **form)
+        assert answer.status_code == 400 and "control characters" in answer.get_data(as_text=True)
+    for url in ("http://example.com:99999/", "http://h:abc/", "http://u:p@example.com/"):
+        answer = post(client, "/admin/webhooks", "/admin/webhooks", url=url)
+        assert answer.status_code == 400 and Webhook.select().count() == 0
+
+
+def test_failed_logins_are_audited_for_known_accounts_only_and_at_most_until_the_lock_out(client, admins):
+    for _ in range(8):
+        client.post("/admin/login", data={"email": "first@bank1.example", "password": "wrong",
+                                          "csrf_token": csrf_token(client)})
+        client.post("/admin/login", data={"email": "nobody@example.com", "password": "wrong",
+                                          "csrf_token": csrf_token(client)})
+    assert [(e.email, e.action) for e in AuditEntry.select()] == [("first@bank1.example", "login.failed")] * 5
