@@ -265,3 +265,8 @@ def test_an_existing_database_gains_the_session_table_and_the_disabled_column(ad
     admin = authenticate("ops@platform.example", PASSWORD, utcnow())  # the older rows work as before
     assert admin.disabled_at is None and session_admin(start_session(admin, utcnow()), utcnow(), timedelta(minutes=30),
                                                        timedelta(hours=8)) == admin
+
+
+def test_the_home_page_leads_to_the_admin_login_and_the_api_description(client):
+    page = client.get("/").get_data(as_text=True)
+    assert 'href="/admin/login"' in page and 'href="/api/openapi.json"' in page
