@@ -119,20 +119,26 @@ def _checked_origins(origins):
     try:
         return [normalized_origin(origin) for origin in origins]
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--origin/--set") from None
+        raise click.BadParameter(str(exc), param_hint="the origin") from None
 
 
 @cli.command("widget-origins")
 @click.option("--clientkey", required=True)
-@click.option("--set", "origins", multiple=True, help="An allowed page origin (repeatable); replaces the list.")
+@click.option("--add", "added", multiple=True, help="Allow one more page origin (repeatable); the others stay.")
+@click.option("--remove", "removed", multiple=True, help="Stop allowing a page origin (repeatable).")
+@click.option("--set", "origins", multiple=True, help="An allowed page origin (repeatable); replaces the whole list.")
 @click.option("--clear", is_flag=True, help="Allow no origin: the widget is off.")
-def widget_origins_command(clientkey, origins, clear):
-    """Show or replace the page origins allowed to embed a client's widget."""
-    origins = _checked_origins(origins)
+def widget_origins_command(clientkey, added, removed, origins, clear):
+    """Show, add to, remove from or replace the page origins allowed to embed a client's widget."""
+    if (origins or clear) and (added or removed):
+        raise click.UsageError("--add and --remove change the list; --set and --clear replace it: use one kind")
+    origins, added, removed = (_checked_origins(given) for given in (origins, added, removed))
     ready_app()
     client = _find_client(clientkey)
     if origins or clear:
         set_widget_origins(client, origins)
+    elif added or removed:
+        set_widget_origins(client, [o for o in client.allowed_origins() + added if o not in removed])
     click.echo(" ".join(client.allowed_origins()) or "(none: the widget is off)")
 
 

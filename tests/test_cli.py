@@ -195,3 +195,23 @@ def test_the_curl_command_make_run_prints_records_a_report_that_counts(app, clie
     assert (answer["status"], answer["location"]["verdict"]) == ("success", "at_outlet")
     report = Feedback.get(Feedback.public_id == answer["feedback_id"])
     assert report.suspicion == ""  # a position a phone would send, not the outlet's exact point
+
+
+def test_widget_origins_are_added_and_removed_one_at_a_time(run):
+    run("import-catalog", str(DATA / "catalog.json"))
+    issued = json.loads(run("create-client", "--name", "n", "--bank", "BANK1", "--origin", "https://www.bank.example",
+                            "--json").output)
+    key = issued["clientkey"]
+    added = run("widget-origins", "--clientkey", key, "--add", "https://offers.bank.example/page", "--add",
+                "http://localhost:8001")
+    assert added.output.split() == ["https://www.bank.example", "https://offers.bank.example", "http://localhost:8001"]
+    removed = run("widget-origins", "--clientkey", key, "--remove", "https://www.bank.example")
+    assert removed.output.split() == ["https://offers.bank.example", "http://localhost:8001"]
+    assert run("widget-origins", "--clientkey", key, "--add", "https://offers.bank.example").output.split() == [
+        "https://offers.bank.example", "http://localhost:8001"]  # no duplicate
+    bad = run("widget-origins", "--clientkey", key, "--add", "ftp://x")
+    assert bad.exit_code != 0 and "is not an http(s) origin" in bad.output
+    mixed = run("widget-origins", "--clientkey", key, "--add", "https://a.example", "--set", "https://b.example")
+    assert mixed.exit_code != 0 and "use one kind" in mixed.output
+    assert run("widget-origins", "--clientkey", key).output.split() == [
+        "https://offers.bank.example", "http://localhost:8001"]
