@@ -342,7 +342,9 @@ def _start_demo(app, host, port, base_url):
         page = demo_bank_page(base_url, credentials["widget_key"], utcnow().date())
         page_port = serve_demo_page(host, port + 1, page)
         client = Client.get(Client.widget_key == credentials["widget_key"])
-        set_widget_origins(client, [f"http://127.0.0.1:{page_port}", f"http://localhost:{page_port}"])
+        # Added to the origins the user allowed (widget-origins --add), which stay.
+        set_widget_origins(client, client.allowed_origins() + [f"http://127.0.0.1:{page_port}",
+                                                                f"http://localhost:{page_port}"])
         click.echo(f"  Demo bank page with the widget (a second origin): http://localhost:{page_port}/")
     click.echo("")
 

@@ -17,7 +17,8 @@ import pytest
 
 from backend.rollups import COUNT_EVERY
 from backend.server import IN_SQLITE
-from support import DATA, ROOT, log_with, report_params, run_py, served, site_env, slow_clients_meanwhile
+from support import (DATA, ROOT, free_port, log_with, report_params, run_py, served, site_env, slow_clients_meanwhile,
+                     wait_until_up)
 
 
 @pytest.fixture(scope="module")
@@ -267,3 +268,23 @@ def test_the_sync_worker_class_for_a_proxy_in_front(tmp_path):
 
 def assert_ok(status):
     assert status == 200
+
+
+def test_the_demo_keeps_the_origins_its_user_added_across_restarts(tmp_path):
+    """`make run` adds its demo page's origins to the widget's list; it used to replace the list."""
+    env = {**site_env(tmp_path), "JOBS": "0"}
+
+    def start_demo():
+        port = free_port()
+        with (tmp_path / "demo.log").open("a") as log:
+            process = subprocess.Popen([sys.executable, "run.py", "serve", "--demo", "--port", str(port)], cwd=ROOT,
+                                       env=env, stdout=log, stderr=subprocess.STDOUT)
+        assert wait_until_up(f"http://127.0.0.1:{port}/healthz", process, seconds=90), (tmp_path / "demo.log").read_text()
+        process.terminate()
+        process.wait(timeout=20)
+
+    start_demo()
+    clientkey = json.loads((tmp_path / "demo-credentials.json").read_text())["clientkey"]
+    run_py(env, "widget-origins", "--clientkey", clientkey, "--add", "https://mine.example")
+    start_demo()
+    assert "https://mine.example" in run_py(env, "widget-origins", "--clientkey", clientkey).split()
