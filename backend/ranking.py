@@ -35,6 +35,9 @@ TRAINING_WEEKS = 4
 TRAINING_FACTOR = 3
 TRAINING_MIN_WEEKS = 3
 TRAINING_MIN_LEVEL = 1.0  # weighted customer-days a week
+# The change against the period before is "new" (None) when that period had less than this
+# score: +24,300 % against a quarter of a customer-day says nothing.
+CHANGE_BASE_MIN = 1.0
 
 
 @dataclass(frozen=True)
@@ -285,7 +288,7 @@ def _fill_trends(filters, rows, ids, today, score, median):
     for row in rows:
         row.trend = [round(value, 2) for value in weeks[row.merchant_id]]
         before = previous[row.merchant_id]
-        row.change = (row.score - before) / before if before else None
+        row.change = (row.score - before) / before if before >= CHANGE_BASE_MIN else None
         row.flag, row.flag_reasons = merchant_flag(filters, row, median) if row.rank else ("low_volume", [])
 
 

@@ -126,14 +126,23 @@ def test_filters_by_type_city_and_verified(shops):
 
 
 def test_details_of_a_row(shops):
-    report("S1", "a", when=NOON - timedelta(days=35))  # the period before
+    report("S1", "a", when=NOON - timedelta(days=35))  # the period before: 2 brand-new customers, 1.0
+    report("S1", "b", when=NOON - timedelta(days=36))
     for n, type_id in enumerate((1, 1, 2)):
         report("S1", f"u{n}", type_id=type_id, where="at" if n else "away")
     [row] = board().ranked
     assert row.by_type == {1: 2, 2: 1}
-    assert (row.outlets_affected, round(row.verified_share, 3), round(row.change, 3)) == (1, 0.667, 1.1)
+    assert (row.outlets_affected, round(row.verified_share, 3), round(row.change, 3)) == (1, 0.667, 0.05)
     # Weighted customer-days: brand-new customers at half weight, 1 + 1 + 0.1 of them this week.
-    assert row.trend[-1] == 1.05 and sum(row.trend) == 1.55 and len(row.trend) == 12
+    assert row.trend[-1] == 1.05 and sum(row.trend) == 2.05 and len(row.trend) == 12
+
+
+def test_a_change_against_next_to_nothing_is_new(shops):
+    report("S1", "a", when=NOON - timedelta(days=35), where="away")  # the period before: 0.05
+    for n in range(3):
+        report("S1", f"u{n}")
+    [row] = board().ranked
+    assert row.change is None
 
 
 def test_distinct_customers_of_a_period_to_today_are_those_whose_last_day_is_in_it(shops, catalog):
