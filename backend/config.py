@@ -1,6 +1,7 @@
 """Every setting in one place, read from the environment when the app is built."""
 import os
 import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import secrets
 from pathlib import Path
 
@@ -77,6 +78,15 @@ def memory_size(name, default):
     return value
 
 
+def time_zone(name):
+    """An IANA time zone's name, checked."""
+    try:
+        ZoneInfo(name)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise SettingsError(f"TIME_ZONE must be a time zone such as Asia/Kolkata or UTC, not {name!r}") from None
+    return name
+
+
 def settings():
     """The app's settings: defaults, each overridable by an environment variable of the same name."""
     env = os.environ.get
@@ -132,6 +142,8 @@ def settings():
         "SMTP_URL": env("SMTP_URL", ""),
         "MAIL_FROM": env("MAIL_FROM", "Offers Feedback <alerts@localhost>"),
         "DIGEST_HOUR": int(env("DIGEST_HOUR", 3)),  # UTC: 08:30 in India
+        # Admin pages show times in this zone (named beside them); stored times are UTC.
+        "TIME_ZONE": time_zone(env("TIME_ZONE", "Asia/Kolkata")),
         # The address admins reach the server at (https://feedback.example.com), for links in alerts.
         "PUBLIC_URL": env("PUBLIC_URL", "").rstrip("/"),
     }

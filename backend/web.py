@@ -1,6 +1,9 @@
 """What applies to every request, whichever part of the site it is for: the answers to
 errors (JSON under /api, the site's own pages elsewhere), the session interface (admin
 pages only), and headers every answer carries. create_app installs them."""
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
 from flask import current_app, g, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
@@ -12,6 +15,7 @@ ADMIN_PREFIX = "/admin"
 
 def install(app):
     app.session_interface = AdminSessions()
+    app.jinja_env.filters.update(local_time=local_time, local_day=local_day)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, unexpected_error)
     app.after_request(no_sniffing)
@@ -82,3 +86,20 @@ def no_sniffing(response):
     """Browsers take every answer (pages, JSON, static files) as the type it says."""
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def _local(moment):
+    """A stored (naive UTC) time in the configured zone (TIME_ZONE)."""
+    return moment.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(current_app.config["TIME_ZONE"]))
+
+
+def local_time(moment):
+    """28 Nov 2026, 17:30 IST: a stored time as admins read it, with its zone named."""
+    local = _local(moment)
+    return f"{local.day} {local:%b %Y, %H:%M} {local.tzname()}"
+
+
+def local_day(moment):
+    """28 Nov 2026: a date, or the day a stored time falls on in the configured zone."""
+    day = _local(moment) if isinstance(moment, datetime) else moment
+    return f"{day.day} {day:%b %Y}"

@@ -4,7 +4,8 @@ that lets an admin reach another audience's cases or webhooks."""
 import csv
 import io
 import re
-from datetime import timedelta
+from datetime import timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -164,3 +165,22 @@ def test_failed_logins_are_audited_for_known_accounts_only_and_at_most_until_the
         client.post("/admin/login", data={"email": "nobody@example.com", "password": "wrong",
                                           "csrf_token": csrf_token(client)})
     assert [(e.email, e.action) for e in AuditEntry.select()] == [("first@bank1.example", "login.failed")] * 5
+
+
+def test_times_are_shown_in_the_configured_zone_and_named(client, admins, reports, app):
+    log_in(client, "first@bank1.example")
+    case = bank1_case()
+    opened = case.opened_at.replace(tzinfo=timezone.utc).astimezone(ZoneInfo("Asia/Kolkata"))
+    page = client.get(f"/admin/cases/{case.id}").get_data(as_text=True)
+    assert f"{opened.day} {opened:%b %Y, %H:%M} IST" in page
+    app.config["TIME_ZONE"] = "UTC"
+    assert f"{case.opened_at.day} {case.opened_at:%b %Y, %H:%M} UTC" in client.get(f"/admin/cases/{case.id}").get_data(
+        as_text=True)
+
+
+def test_an_unknown_time_zone_is_a_clear_setting_error(monkeypatch):
+    from backend.config import SettingsError, settings
+
+    monkeypatch.setenv("TIME_ZONE", "Mars/Olympus")
+    with pytest.raises(SettingsError, match="TIME_ZONE must be a time zone"):
+        settings()
