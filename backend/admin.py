@@ -22,7 +22,7 @@ from .accounts import (admin_scope, authenticate, end_expired_sessions, end_sess
 from .audit import record_audit
 from .cases import case_label, effect_chart, latest_cases
 from .charts import sparkline_points, weekly_chart
-from .models import Bank, Feedback, FeedbackType, Merchant, MerchantDay, Offer, Outlet, utcnow
+from .models import Bank, Case, Feedback, FeedbackType, Merchant, MerchantDay, Offer, Outlet, utcnow
 from .ranking import MIN_CUSTOMERS, Filters, merchant_leaderboard, scope_condition
 from .rollups import OFFER_EXPIRED, count_before_reading
 from .web import ADMIN_PREFIX
@@ -233,10 +233,12 @@ def leaderboard():
     """The merchants where the bank or network must step in, ranked."""
     form, filters = filters_from_request()
     today = utcnow().date()
-    board = merchant_leaderboard(filters, today, outlets=outlets_of(filters)) if filters else None
+    with_case = Case.select().where(Case.scope == admin_scope(g.admin)).count() if form.no_case.data else 0
+    # Without the merchants that have a case: as many more rows read as there are cases, then 25 shown.
+    board = merchant_leaderboard(filters, today, limit=25 + with_case, outlets=outlets_of(filters)) if filters else None
     cases = latest_cases(admin_scope(g.admin), [row.merchant_id for row in board.ranked]) if board else {}
     if board and form.no_case.data:
-        board.ranked = [row for row in board.ranked if row.merchant_id not in cases]
+        board.ranked = [row for row in board.ranked if row.merchant_id not in cases][:25]
     now = utcnow()
     context = {"form": form, "filters": filters, "board": board, "types": _type_names(), "min_customers": MIN_CUSTOMERS,
                "sparkline": sparkline_points, "query": request.query_string.decode(), "cases": cases,

@@ -83,7 +83,7 @@ class Webhook(BaseModel):
 class EmailSubscription(BaseModel):
     """An admin who hears of the events of its audience by e-mail, each at once or in a daily digest."""
 
-    admin = ForeignKeyField(AdminUser, on_delete="CASCADE")
+    admin = ForeignKeyField(AdminUser, on_delete="CASCADE", unique=True)
     events = CharField(max_length=500, default="")  # comma-separated; "": every event
     digest = BooleanField(default=False)
     last_digest_at = DateTimeField(null=True)
