@@ -233,7 +233,10 @@ def measure(kind, app, url, now, tmp):
     from backend.ranking import Filters, merchant_leaderboard
 
     database.connect(reuse_if_open=True)
-    database.execute_sql("ANALYZE")
+    # Statistics, and on PostgreSQL the visibility map autovacuum keeps in a running system
+    # (the rebuild marked every report counted: until a vacuum, index-only scans read the
+    # table too, 150 ms instead of 42 for the outlets affected at 10M reports).
+    database.execute_sql("ANALYZE" if kind == "sqlite" else "VACUUM ANALYZE")
     today = now.date()
     filters = Filters("all", today - timedelta(days=29), today)
     query_ms = median_ms(lambda: merchant_leaderboard(filters, today))
