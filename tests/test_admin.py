@@ -270,3 +270,9 @@ def test_an_existing_database_gains_the_session_table_and_the_disabled_column(ad
 def test_the_home_page_leads_to_the_admin_login_and_the_api_description(client):
     page = client.get("/").get_data(as_text=True)
     assert 'href="/admin/login"' in page and 'href="/api/openapi.json"' in page
+
+
+def test_the_customers_column_says_what_it_counts_under_filters(client, admins, reports):
+    log_in(client, "ops@platform.example")
+    assert "of any problem, city and evidence" not in client.get("/admin/leaderboard").get_data(as_text=True)
+    assert "of any problem, city and evidence" in client.get("/admin/leaderboard?feedback_type=1").get_data(as_text=True)
