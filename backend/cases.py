@@ -5,6 +5,7 @@ action. docs/cases.md is the admin's side.
 import statistics
 from datetime import datetime, timedelta
 
+from flask import current_app, has_app_context
 from peewee import fn
 
 from .alerts import admins_of, record_event
@@ -17,7 +18,7 @@ from .rollups import SCORE_UNITS, count_before_reading
 EVALUATED = 200  # ranked merchants whose flags each evaluation reads, per audience
 FULL_EVALUATION = timedelta(minutes=10)  # every audience, news or not (flags move as days pass too)
 ID_MARGIN = 1000
-FIRST_ACTION_DAYS = 15  # a case's first action is due this many days after it opened
+FIRST_ACTION_DAYS = 15  # a case's first action is due this many days after it opened (CASE_DUE_DAYS)
 EFFECT_WEEKS = 4  # an action's effect: the weekly level this many weeks before against after
 ACTIONS = {"staff_training": "Staff training", "merchant_contacted": "Merchant contacted",
            "offer_paused": "Offer paused", "escalated": "Escalated to fraud team", "note": "Note"}
@@ -150,7 +151,7 @@ def open_case(scope, merchant, admin, now, public_url="", level=None):
         return case
     with database.atomic():
         case = Case.create(scope=scope, merchant=merchant, opened_at=now, opened_by=admin, owner=admin,
-                           due_at=now + timedelta(days=FIRST_ACTION_DAYS),
+                           due_at=now + timedelta(days=_due_days()),
                            flag_level=weekly_level(scope, merchant.id, now.date()) if level is None else level)
         CaseAction.create(case=case, kind="opened", author=admin, at=now,
                           note="by a new fraud_watch flag" if admin is None else "")
@@ -159,6 +160,11 @@ def open_case(scope, merchant, admin, now, public_url="", level=None):
             "opened_by": admin.email if admin else "by itself, on a new fraud_watch",
             "due_at": case.due_at.date().isoformat()}, now)
     return case
+
+
+def _due_days():
+    """The app's CASE_DUE_DAYS (FIRST_ACTION_DAYS outside an app)."""
+    return current_app.config["CASE_DUE_DAYS"] if has_app_context() else FIRST_ACTION_DAYS
 
 
 def take_action(case, kind, admin, note, now):

@@ -142,6 +142,8 @@ def settings():
         "SMTP_URL": env("SMTP_URL", ""),
         "MAIL_FROM": env("MAIL_FROM", "Offers Feedback <alerts@localhost>"),
         "DIGEST_HOUR": int(env("DIGEST_HOUR", 3)),  # UTC: 08:30 in India
+        # A case's first action is due this many days after it opened (the CFPB's 15).
+        "CASE_DUE_DAYS": int(env("CASE_DUE_DAYS", 15)),
         # Admin pages show times in this zone (named beside them); stored times are UTC.
         "TIME_ZONE": time_zone(env("TIME_ZONE", "Asia/Kolkata")),
         # The address admins reach the server at (https://feedback.example.com), for links in alerts.

@@ -32,7 +32,7 @@ def test_action_pages_need_a_login(client, admins, url):
     assert response.status_code == 302 and response.headers["Location"].startswith("/admin/login?next=")
 
 
-def test_an_admin_opens_a_case_from_the_leaderboard_acts_and_resolves_it(client, admins, reports, bank_client):
+def test_an_admin_opens_a_case_from_the_leaderboard_acts_and_resolves_it(client, admins, reports, bank_client, app):
     log_in(client, "first@bank1.example")
     board = client.get("/admin/leaderboard").get_data(as_text=True)
     assert "Open case" in board
@@ -42,6 +42,7 @@ def test_an_admin_opens_a_case_from_the_leaderboard_acts_and_resolves_it(client,
     case_url = opened.headers["Location"]
     page = client.get(case_url).get_data(as_text=True)
     assert "Cafe Aroma" in page and "Effect" in page and "first action due by" in page
+    assert Case.get().due_at - Case.get().opened_at == timedelta(days=app.config["CASE_DUE_DAYS"]) == timedelta(days=15)
     assert post(client, "/admin/cases", "/admin/leaderboard", merchant_id=str(m1)).headers["Location"] == case_url
     acted = post(client, case_url + "/actions", case_url, kind="staff_training", note="Trained the <b>till</b> staff")
     assert acted.status_code == 302
@@ -184,3 +185,10 @@ def test_an_unknown_time_zone_is_a_clear_setting_error(monkeypatch):
     monkeypatch.setenv("TIME_ZONE", "Mars/Olympus")
     with pytest.raises(SettingsError, match="TIME_ZONE must be a time zone"):
         settings()
+
+
+def test_the_first_action_s_due_date_is_a_setting(client, admins, reports, app):
+    app.config["CASE_DUE_DAYS"] = 3
+    log_in(client, "ops@platform.example")
+    post(client, "/admin/cases", "/admin/leaderboard", merchant_id=str(Merchant.get(Merchant.code == "M2").id))
+    assert Case.get().due_at - Case.get().opened_at == timedelta(days=3)
