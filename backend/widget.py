@@ -220,7 +220,7 @@ def frame():
         raise Problem("unknown_key")
     bank, offer, outlet = resolve(client, data["bank"], data["offer"], data["outlet"])
     state = {"k": client.widget_key, "b": bank.code, "o": offer.code, "t": outlet.code if outlet else "",
-             "u": user_id, "s": bool(data["uid"]), "h": host_origin, "l": lang, "m": data["theme"] if data["theme"] in ("light", "dark") else ""}
+             "u": user_id, "s": bool(data["uid"]), "h": host_origin, "l": lang, "m": data["theme"] if data["theme"] in ("light", "dark", "auto") else ""}
     token = serializer().dumps(state)
     return render_view("widget/_choose.html", view_context(state, client, bank, offer, outlet, token), client=client)
 

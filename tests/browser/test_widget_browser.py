@@ -171,11 +171,15 @@ def test_hindi_labels(open_page):
     expect(frame.get_by_role("heading", name="क्या यह ऑफ़र अस्वीकार किया गया?")).to_be_visible()
 
 
-def test_dark_theme(open_page, widget_site):
-    page = open_page(outlet="O1", theme="dark")
+@pytest.mark.parametrize("theme, phone, background", [
+    ("dark", "light", "rgb(27, 27, 31)"), (None, "dark", "rgb(255, 255, 255)"),  # light unless the bank asks
+    ("auto", "dark", "rgb(27, 27, 31)"), ("auto", "light", "rgb(255, 255, 255)"), ("light", "dark", "rgb(255, 255, 255)")])
+def test_the_bank_chooses_the_theme(open_page, widget_site, theme, phone, background):
+    page = open_page(outlet="O1", **({"theme": theme} if theme else {}))
+    page.emulate_media(color_scheme=phone)
     frame = frame_of(page, widget_site)
     frame.get_by_role("button").first.wait_for()
-    assert frame.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(27, 27, 31)"
+    assert frame.evaluate("getComputedStyle(document.body).backgroundColor") == background
 
 
 def test_accessibility_of_every_view(open_page, widget_site):
