@@ -55,9 +55,17 @@
     }, { enableHighAccuracy: true, timeout: 8000, maximumAge: 60000 });
   });
 
-  // After a swap, put focus on the new view's heading so keyboard users carry on from there.
+  // After a swap, put focus on the new view's heading so keyboard users carry on from there
+  // (without scrolling), and ask the host page to bring the view's button into sight: on a
+  // small phone "Send report" is below the fold after the first tap.
   document.addEventListener("htmx:after:swap", function () {
     var heading = document.querySelector("#view h1");
-    if (heading) heading.focus();
+    if (heading) heading.focus({ preventScroll: true });
+    var button = document.querySelector('#view button[type="submit"]');
+    if (!button) return;
+    var bottom = Math.ceil(button.getBoundingClientRect().bottom);
+    hostOrigins.forEach(function (origin) {
+      window.parent.postMessage({ ns: "offers-feedback", type: "reveal", bottom: bottom }, origin);
+    });
   });
 })();

@@ -45,9 +45,16 @@
     window.addEventListener("message", function (event) {
       var message = event.data;
       if (event.origin !== origin || event.source !== frame.contentWindow) return;
-      if (!message || message.ns !== "offers-feedback" || message.type !== "resize") return;
-      var height = Math.min(Math.max(parseInt(message.height, 10) || 0, 100), 2000);
-      frame.style.setProperty("height", height + "px", "important");
+      if (!message || message.ns !== "offers-feedback") return;
+      if (message.type === "resize") {
+        var height = Math.min(Math.max(parseInt(message.height, 10) || 0, 100), 2000);
+        frame.style.setProperty("height", height + "px", "important");
+      } else if (message.type === "reveal") {
+        // Scroll the page (never the other way) until that point of the frame is in sight.
+        var below = frame.getBoundingClientRect().top + Math.min(parseInt(message.bottom, 10) || 0, 2000) + 12
+          - window.innerHeight;
+        if (below > 0) window.scrollBy({ top: below, behavior: "smooth" });
+      }
     });
   } catch (e) {
     /* Never break the bank's page. */

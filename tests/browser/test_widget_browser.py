@@ -220,3 +220,20 @@ def test_loading_shifts_the_host_page_little(open_page):
     # The loader reserves 440 px; the frame then reports its real height.
     page.wait_for_function("() => document.querySelector('iframe').style.height !== '440px'")
     assert page.evaluate("window.shift") < 0.1  # "good" cumulative layout shift
+
+
+def test_the_send_button_comes_into_sight_after_the_first_tap_on_a_small_phone(open_page):
+    # 400 px of page left under the browser's bars and the bank's heading: the button starts below it.
+    page = open_page(location=AT_O1, outlet="O1", viewport={"width": 375, "height": 400})
+    frame = widget(page)
+    frame.get_by_role("button", name="Merchant declined the offer").click()
+    expect(frame.get_by_role("heading", name="Send this report?")).to_be_visible()
+    send = frame.get_by_role("button", name="Send report")
+
+    def bottom_in_sight():  # the button's bottom, in the bank page's viewport
+        frame_top = page.evaluate("document.querySelector('iframe').getBoundingClientRect().top")
+        return frame_top + send.evaluate("button => button.getBoundingClientRect().bottom") <= page.evaluate("innerHeight")
+
+    page.wait_for_function("scrollY > 0")  # the bank's page scrolls to it
+    page.wait_for_timeout(600)  # a smooth scroll's time
+    assert bottom_in_sight()
