@@ -277,3 +277,11 @@ def test_a_malformed_referer_or_a_non_ascii_signature_is_a_problem_not_a_500(cli
     assert signed.status_code == 403 and "customer signature" in signed.get_data(as_text=True)
     control = open_frame(client, widget, device="dev\x00\x1b")
     assert control.status_code == 400 and not Feedback.select().exists()
+
+
+def test_the_confirm_view_claims_no_verified_location_before_it_is_checked():
+    """Shown to a customer 1,000 km away too: it must not say they were at the store."""
+    from backend.i18n import TEXT
+
+    assert all("were at the store" not in text["location_shared"] and "दुकान पर थे" not in text["location_shared"]
+               for text in TEXT.values())
