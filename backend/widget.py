@@ -109,8 +109,12 @@ def render_view(partial, context, status=200, client=None):
 
 
 def problem_view(problem, lang, client=None):
+    """The problem's words for the customer; the frame also tells the bank's page which it
+    is (frame.js), whose loader warns the bank's developers in the console."""
     return render_view("widget/_problem.html", {"t": TEXT[lang], "message": TEXT[lang][problem.key],
-                                                "lang": lang, "theme": ""}, problem.status, client)
+                                                "lang": lang, "theme": "", "problem": problem.key,
+                                                "host_origins": " ".join(client.allowed_origins()) if client else ""},
+                       problem.status, client)
 
 
 def reporter_of(client):

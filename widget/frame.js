@@ -13,6 +13,11 @@
   if (window.parent !== window && window.ResizeObserver) {
     new ResizeObserver(reportHeight).observe(document.body);
   }
+  if (document.body.dataset.problem) {  // the loader tells the bank's developers (console)
+    hostOrigins.forEach(function (origin) {
+      window.parent.postMessage({ ns: "offers-feedback", type: "problem", code: document.body.dataset.problem }, origin);
+    });
+  }
 
   function send(form, values) {
     if (form.dataset.sent) return;

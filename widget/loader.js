@@ -42,11 +42,36 @@
     if (target) target.appendChild(frame);
     else script.parentNode.insertBefore(frame, script.nextSibling);
     ns.frames[slot] = frame;
+    var heard = false;
+    var warn = function (problem) {
+      if (window.console && console.warn) console.warn("Offers Feedback widget (data-key " + (data.key || "missing") + "): " + problem);
+    };
+    var hide = function () { frame.style.setProperty("display", "none", "important"); };
+    // Set-up problems: the bank's developers hear of them here; customers see nothing broken.
+    var setup = {
+      unknown_key: "unknown data-key: copy the widget_key that create-client printed.",
+      signature: "data-user-sig does not match data-user-id: sign the id with the widget secret (docs/widget.md).",
+      bank_needed: "this key belongs to a network: add data-bank with the customer's bank code.",
+      unknown_offer: "unknown data-offer (or data-outlet) code for this key.",
+      not_allowed: "this page's origin " + location.origin + " is not allowed: run.py widget-origins --add " + location.origin
+    };
+    frame.addEventListener("load", function () {
+      setTimeout(function () {
+        if (heard) return;
+        warn("the frame did not open. Is this page's origin (" + location.origin + ") allowed for this key " +
+             "(run.py widget-origins --add " + location.origin + ") and data-key right?");
+        hide();
+      }, 5000);
+    });
     window.addEventListener("message", function (event) {
       var message = event.data;
       if (event.origin !== origin || event.source !== frame.contentWindow) return;
       if (!message || message.ns !== "offers-feedback") return;
-      if (message.type === "resize") {
+      heard = true;
+      if (message.type === "problem" && setup[message.code]) {
+        warn(setup[message.code]);
+        hide();
+      } else if (message.type === "resize") {
         var height = Math.min(Math.max(parseInt(message.height, 10) || 0, 100), 2000);
         frame.style.setProperty("height", height + "px", "important");
       } else if (message.type === "reveal") {

@@ -77,13 +77,23 @@ def test_back_returns_to_the_choice(open_page, reports):
     assert reports() == []
 
 
-def test_origin_not_allowed_cannot_show_the_widget(open_page, widget_site, reports):
+def console_warnings(page):
+    """The page's console warnings so far (Playwright keeps the page's recent messages)."""
+    return [message.text for message in page.console_messages() if message.type == "warning"]
+
+
+def test_origin_not_allowed_cannot_show_the_widget_and_the_console_says_why(open_page, widget_site, reports):
     page = open_page(key="other", outlet="O1")
     expect(page.locator("iframe")).to_have_count(1)
     frame = page.frames[1]
     frame.wait_for_load_state()
     # The browser refuses to render a frame whose frame-ancestors exclude the page.
     assert frame.locator("button").count() == 0
+    # Customers see nothing broken; the bank's developer reads what to do.
+    expect(page.locator("iframe")).to_be_hidden(timeout=10000)
+    warnings = console_warnings(page)
+    assert any("the frame did not open" in text and f"widget-origins --add {widget_site['host']}" in text
+               for text in warnings), warnings
     assert reports() == []
 
 
@@ -109,10 +119,14 @@ def test_signed_customer(open_page, reports):
 
 
 @pytest.mark.parametrize("sig", ["0" * 64, "none"], ids=["forged", "missing"])
-def test_forged_or_missing_signature_is_refused(open_page, reports, sig):
-    frame = widget(open_page(outlet="O1", uid="asha@example.com", sig=sig))
-    expect(frame.get_by_text("not set up correctly")).to_be_visible()
-    expect(frame.get_by_role("button")).to_have_count(0)
+def test_forged_or_missing_signature_is_refused_and_the_console_says_why(open_page, widget_site, reports, sig):
+    page = open_page(outlet="O1", uid="asha@example.com", sig=sig)
+    frame = frame_of(page, widget_site)
+    frame.get_by_text("not set up correctly").wait_for(state="attached")
+    assert frame.locator("button").count() == 0
+    expect(page.locator("iframe")).to_be_hidden()  # nothing broken shown to the customer
+    warnings = console_warnings(page)
+    assert any("data-user-sig does not match data-user-id" in text for text in warnings), warnings
     assert reports() == []
 
 
@@ -193,7 +207,11 @@ def test_accessibility_of_every_view(open_page, widget_site):
     frame.get_by_role("button", name="Send report").click()
     frame.get_by_role("heading", name="Thank you").wait_for()
     assert axe_violations(frame) == []
-    problem = frame_of(open_page(outlet="O1", uid="x@example.com", sig="none"), widget_site)
+    problem_page = open_page(outlet="O1", uid="x@example.com", sig="none")
+    problem = frame_of(problem_page, widget_site)
+    problem.get_by_text("not set up correctly").wait_for(state="attached")
+    expect(problem_page.locator("iframe")).to_be_hidden()  # the loader hid it: shown again to check it
+    problem_page.evaluate("document.querySelector('iframe').style.setProperty('display', 'block', 'important')")
     problem.get_by_text("not set up correctly").wait_for()
     assert axe_violations(problem) == []
 
