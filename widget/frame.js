@@ -10,8 +10,9 @@
       window.parent.postMessage({ ns: "offers-feedback", type: "resize", height: height }, origin);
     });
   }
-  if (window.parent !== window && window.ResizeObserver) {
-    new ResizeObserver(reportHeight).observe(document.body);
+  if (window.parent !== window) {
+    reportHeight();  // at once: the loader takes a frame that never speaks for one the browser refused
+    if (window.ResizeObserver) new ResizeObserver(reportHeight).observe(document.body);
   }
   if (document.body.dataset.problem) {  // the loader tells the bank's developers (console)
     hostOrigins.forEach(function (origin) {
