@@ -19,7 +19,7 @@ from wtforms.validators import InputRequired, Optional, ValidationError
 
 from .accounts import (admin_scope, authenticate, end_expired_sessions, end_session, find_admin, session_admin,
                        start_session, visible_banks)
-from .audit import record_audit
+from .audit import audit_admin
 from .cases import case_label, effect_chart, latest_cases
 from .charts import sparkline_points, weekly_chart
 from .models import Bank, Case, Feedback, FeedbackType, Merchant, MerchantDay, Offer, Outlet, utcnow
@@ -165,10 +165,10 @@ def login():
             token = start_session(admin, now, replacing=session.get("token"))
             session.clear()
             session["token"] = token
-            record_audit(admin, None, admin_scope(admin), "login", "", now)
+            audit_admin(admin, "login")
             return redirect(safe_next(request.args.get("next")))
         if counted:  # in its audience's log, at most 5 per lock-out (unknown e-mails: the access log only)
-            record_audit(known, None, admin_scope(known), "login.failed", "wrong password", now)
+            audit_admin(known, "login.failed", "wrong password")
         error = "Wrong e-mail or password, or too many attempts: try again later."
     elif request.method == "POST":
         error = ("The form expired; please try again." if form.csrf_token.errors else
@@ -184,7 +184,7 @@ def logout():
         abort(400)
     admin = current_admin()
     if admin:
-        record_audit(admin, None, admin_scope(admin), "logout", "", utcnow())
+        audit_admin(admin, "logout")
     if session.get("token"):
         end_session(session["token"])  # a copy of the cookie is worth nothing from now on
     session.clear()
@@ -269,8 +269,7 @@ def leaderboard_csv():
              "" if r.change is None else f"{r.change:.3f}", r.flag, "; ".join(r.flag_reasons),
              case_label(cases.get(r.merchant_id), now)]
             + [r.by_type.get(type_id, 0) for type_id in types] for r in board.ranked + board.low_volume]
-    record_audit(g.admin, None, admin_scope(g.admin), "export.leaderboard_csv", request.query_string.decode()[:500],
-                 utcnow())
+    audit_admin(g.admin, "export.leaderboard_csv", request.query_string.decode()[:500])
     return csv_response(f"leaderboard-{filters.start}-{filters.end}.csv", header, rows)
 
 
@@ -391,8 +390,7 @@ def merchant_csv(merchant_id):
              slugs[r.feedback_type_id], r.verdict, "" if r.distance_m is None else r.distance_m,
              offer_codes[r.offer_id], r.offer_status, bank_codes[r.bank_id], mask_customer(r.user_id), r.comment]
             for r in reports.iterator()]
-    record_audit(g.admin, None, admin_scope(g.admin), "export.merchant_csv", f"{merchant.code}: {len(rows)} reports",
-                 utcnow())
+    audit_admin(g.admin, "export.merchant_csv", f"{merchant.code}: {len(rows)} reports")
     return csv_response(f"{merchant.code}-reports-{filters.start}-{filters.end}.csv", header, rows)
 
 

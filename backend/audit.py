@@ -1,5 +1,6 @@
 """The audit log: every admin action, appended (nothing updates or deletes an entry)."""
-from .models import AuditEntry
+from .accounts import admin_scope
+from .models import AuditEntry, utcnow
 
 
 def record_audit(admin, email, scope, action, detail, now):
@@ -7,6 +8,11 @@ def record_audit(admin, email, scope, action, detail, now):
     as known or typed, the audience it acted in, what it did (a dotted name) and details."""
     return AuditEntry.create(at=now, admin=admin, email=(email if admin is None else admin.email)[:254], scope=scope,
                              action=action, detail=detail[:2000])
+
+
+def audit_admin(admin, action, detail=""):
+    """Append an admin's action, now, in its own audience's log."""
+    return record_audit(admin, None, admin_scope(admin), action, detail, utcnow())
 
 
 def audit_entries(scope):

@@ -17,7 +17,7 @@ from .rollups import SCORE_UNITS, count_before_reading
 
 EVALUATED = 200  # ranked merchants whose flags each evaluation reads, per audience
 FULL_EVALUATION = timedelta(minutes=10)  # every audience, news or not (flags move as days pass too)
-ID_MARGIN = 1000
+ID_MARGIN = 1000  # audiences_since: ids PostgreSQL may commit out of order
 FIRST_ACTION_DAYS = 15  # a case's first action is due this many days after it opened (CASE_DUE_DAYS)
 EFFECT_WEEKS = 4  # an action's effect: the weekly level this many weeks before against after
 ACTIONS = {"staff_training": "Staff training", "merchant_contacted": "Merchant contacted",
@@ -63,6 +63,8 @@ def audiences_since(report_id):
     last = Feedback.select(fn.MAX(Feedback.id)).scalar() or 0
     if report_id is None:
         return audiences(), last
+    if last <= report_id:
+        return [], last  # nothing new: no audience to read again
     # A margin of ids: PostgreSQL hands ids out as reports start, which commit in any order.
     banks = Bank.select(Bank.id, Bank.network).where(
         Bank.id.in_(Feedback.select(Feedback.bank).distinct().where(Feedback.id > report_id - ID_MARGIN)))

@@ -11,7 +11,7 @@ from wtforms.validators import InputRequired, Length, NumberRange
 from .accounts import admin_scope
 from .admin import CsrfForm, csv_response, login_required, logout_form, merchant_or_404, never_framed
 from .alerts import EVENT_TYPES, AlertError, check_url, create_webhook, shown
-from .audit import audit_entries, record_audit
+from .audit import audit_admin, audit_entries
 from .cases import (ACTIONS, EVENTS, STATES, active_case, case_label, effect_chart, is_overdue, open_case, resolve, scope_admins,
                     set_owner, take_action)
 from .db import database
@@ -52,8 +52,9 @@ class SubscriptionForm(CsrfForm):
     digest = BooleanField("As one daily digest instead of one e-mail each")
 
 
-def audit(action, detail="", scope=None):
-    record_audit(g.admin, None, scope or admin_scope(g.admin), action, detail, utcnow())
+def audit(action, detail=""):
+    """The signed-in admin's action, in the audit log."""
+    audit_admin(g.admin, action, detail)
 
 
 def case_or_404(case_id):

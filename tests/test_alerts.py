@@ -290,6 +290,7 @@ def test_the_runner_evaluates_the_audiences_with_new_reports(shops, catalog):
     scopes, last = audiences_since(0)
     assert scopes == ["all", scope_of("BANK1"), f"network:{Network.get(Network.code == 'NET1').id}"]
     assert last == Feedback.select(fn.MAX(Feedback.id)).scalar()
+    assert audiences_since(last) == ([], last)  # nothing new since: nothing to evaluate
 
 
 def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_timeout(shops):
