@@ -159,7 +159,7 @@ def deliver_due(now, config):
                .where(Delivery.next_attempt_at <= now).order_by(Delivery.next_attempt_at).limit(DUE_PER_RUN))
     for delivery in due:
         try:
-            result = _send(delivery, now, config)
+            result = _send(delivery, config)
         except AlertError as error:
             result = str(error)[:200]
         except Exception as error:  # noqa: BLE001  (whatever went wrong, the delivery is retried)
@@ -168,7 +168,7 @@ def deliver_due(now, config):
     return len(due)
 
 
-def _send(delivery, now, config):
+def _send(delivery, config):
     """None when delivered, else what went wrong."""
     event = delivery.event
     if delivery.webhook_id is None:

@@ -39,14 +39,17 @@ def run_jobs(app):
         evaluate_flags(now, config["PUBLIC_URL"], scopes)
         seen.update(report=last, **({"full_at": now} if full else {}))
 
+    def deliver(now):
+        deliver_due(now, config)
+
     def evaluate_then_deliver():
         run_locked(app, "evaluate", evaluate)
-        run_locked(app, "deliver", lambda now: deliver_due(now, config))  # what it recorded goes out at once
+        run_locked(app, "deliver", deliver)  # what it recorded goes out at once
 
     scheduler.add_job(evaluate_then_deliver, "interval", seconds=config["FLAG_EVALUATION_SECONDS"],
                       next_run_time=utcnow().replace(tzinfo=timezone.utc), id="evaluate")
     scheduler.add_job(run_locked, "interval", seconds=config["DELIVERY_POLL_SECONDS"],
-                      args=[app, "deliver", lambda now: deliver_due(now, config)], id="deliver")
+                      args=[app, "deliver", deliver], id="deliver")
     scheduler.add_job(run_locked, "cron", hour=config["DIGEST_HOUR"], args=[app, "digest",
                       lambda now: send_digests(now, config)], id="digest")
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -9,6 +9,7 @@ import functools
 import io
 import logging
 import operator
+from collections import Counter
 from datetime import date, datetime
 from typing import NamedTuple
 
@@ -273,15 +274,15 @@ def _last_days_moved(customer_days):
         if not discounted and day > latest.get(key, date.min):
             latest[key] = day
     before = dict(_existing("merchantcustomer", MERCHANT_CUSTOMER_COLUMNS, latest))
-    customers, changes = [], {}
+    customers, changes = [], Counter()
     for key, day in latest.items():
         previous = before.get(key)
         if previous is not None and previous >= day:
             continue  # a late report, for a day before the customer's last
         merchant_id, bank_id, _, anonymous = key
         if previous is not None:
-            changes[merchant_id, previous, bank_id, anonymous] = changes.get((merchant_id, previous, bank_id, anonymous), 0) - 1
-        changes[merchant_id, day, bank_id, anonymous] = changes.get((merchant_id, day, bank_id, anonymous), 0) + 1
+            changes[merchant_id, previous, bank_id, anonymous] -= 1
+        changes[merchant_id, day, bank_id, anonymous] += 1
         customers.append(key + (day,))
     return customers, [key + (change,) for key, change in changes.items() if change]
 
