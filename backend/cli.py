@@ -383,6 +383,7 @@ def serve(host, port, workers, demo):
 def worker():
     """Run the job runner alone: flags, alerts and digests (`serve` starts one itself unless JOBS=0)."""
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per run: only what goes wrong
     app = ready_app()
     database.close()
     run_jobs(app)
