@@ -2,7 +2,7 @@
 from flask import Flask, render_template
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import admin, api, casework, db, rollups, web, widget
+from . import admin, api, casework, console, db, rollups, web, widget
 from .config import settings
 from .limits import SizedBodies
 from .lookups import Lookups
@@ -27,6 +27,7 @@ def create_app(test_config=None):
     app.register_blueprint(widget.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(casework.bp)
+    app.register_blueprint(console.bp)
     app.after_request(rollups.count_after_response)
 
     @app.get("/healthz")

@@ -7,7 +7,14 @@ from datetime import timedelta
 from peewee import Case
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .models import AdminSession, AdminUser, Bank, Network
+from .models import AdminSession, AdminUser, Bank, Network, PasswordLink
+
+# Each role may do what the ones before it may: viewer reads; analyst works on cases;
+# admin manages API clients, widget keys, admin users, webhooks, and reads the audit log.
+ROLES = ("viewer", "analyst", "admin")
+MIN_PASSWORD = 10
+# How long a link that sets a password works: a reset is used at once, an invitation may wait.
+LINK_LIFETIME = {"reset": timedelta(hours=1), "invite": timedelta(days=7)}
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
@@ -35,17 +42,58 @@ def find_admin(email):
     return AdminUser.get_or_none(AdminUser.email == (email or "").lower())
 
 
-def create_admin(email, password, scope, now):
-    """Create (or reset the password and scope of) an admin; a reset ends its sessions."""
-    if len(password) < 10:
-        raise ValueError("the password must have at least 10 characters")
+def create_admin(email, password, scope, now, role="admin"):
+    """Create (or reset the password, scope and role of) an admin; a reset ends its sessions.
+    Without a password (an invitation), the account cannot log in until a link sets one."""
+    if password is not None and len(password) < MIN_PASSWORD:
+        raise ValueError(f"the password must have at least {MIN_PASSWORD} characters")
+    if role not in ROLES:
+        raise ValueError(f"the role must be one of {', '.join(ROLES)}, not {role!r}")
     bank, network = parse_scope(scope)
     admin = find_admin(email) or AdminUser(email=email.lower(), created_at=now)
-    admin.password_hash = generate_password_hash(password)
-    admin.bank, admin.network, admin.failed_logins, admin.locked_until = bank, network, 0, None
+    # An invited account's hash is of a random secret nobody knows: a check costs as much as any.
+    admin.password_hash = generate_password_hash(password if password is not None else secrets.token_urlsafe(32))
+    admin.bank, admin.network, admin.failed_logins, admin.locked_until, admin.role = bank, network, 0, None, role
     admin.save()
     end_sessions(admin)
     return admin
+
+
+def has_role(admin, role):
+    """True when the admin's role includes role's powers."""
+    return ROLES.index(admin.role) >= ROLES.index(role)
+
+
+def new_password_link(admin, purpose, now):
+    """A one-time token that sets admin's password (for the link's path); older links end."""
+    token = secrets.token_urlsafe(32)
+    PasswordLink.delete().where(PasswordLink.admin == admin.id).execute()
+    PasswordLink.create(token_hash=_token_hash(token), admin=admin, purpose=purpose, created_at=now,
+                        expires_at=now + LINK_LIFETIME[purpose])
+    return token
+
+
+def password_link(token, now):
+    """The unused, unexpired link of this token, with its admin, else None."""
+    found = (PasswordLink.select(PasswordLink, AdminUser).join(AdminUser)
+             .where(PasswordLink.token_hash == _token_hash(token or "")).first())
+    if found is None or found.used_at or found.expires_at <= now or found.admin.disabled_at:
+        return None
+    return found
+
+
+def use_password_link(link, password, now):
+    """Set the link's admin's password and end the link (and its sessions); False when
+    another request used it first."""
+    if len(password) < MIN_PASSWORD:
+        raise ValueError(f"the password must have at least {MIN_PASSWORD} characters")
+    claimed = PasswordLink.update(used_at=now).where(PasswordLink.id == link.id, PasswordLink.used_at.is_null()).execute()
+    if not claimed:
+        return False
+    AdminUser.update(password_hash=generate_password_hash(password), failed_logins=0,
+                     locked_until=None).where(AdminUser.id == link.admin_id).execute()
+    end_sessions(link.admin)
+    return True
 
 
 def set_disabled(email, disabled, now):

@@ -17,8 +17,8 @@ from wtforms.csrf.session import SessionCSRF
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Optional, ValidationError
 
-from .accounts import (admin_scope, authenticate, end_expired_sessions, end_session, find_admin, session_admin,
-                       start_session, visible_banks)
+from .accounts import (admin_scope, authenticate, end_expired_sessions, end_session, find_admin, has_role,
+                       session_admin, start_session, visible_banks)
 from .audit import audit_admin
 from .cases import case_label, effect_chart, latest_cases
 from .charts import sparkline_points, weekly_chart
@@ -119,10 +119,27 @@ def login_required(view):
     return wrapped
 
 
+def requires(role):
+    """login_required, and the 403 page for an admin whose role does not include role's."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def checked(*args, **kwargs):
+            if not has_role(g.admin, role):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return login_required(checked)
+
+    return decorate
+
+
 @bp.context_processor
 def logout_form():
-    """Every admin page's header carries the logout form, with its CSRF token."""
-    return {"logout_form": CsrfForm() if g.get("admin") else None}
+    """Every admin page's header carries the logout form, with its CSRF token; may(role)
+    says whether the signed-in admin's role includes role's (pages hide what it may not do)."""
+    admin = g.get("admin")
+    return {"logout_form": CsrfForm() if admin else None, "may": lambda role: bool(admin and has_role(admin, role))}
 
 
 @bp.after_request

@@ -128,15 +128,18 @@ def authenticated(form):
     """The client's credentials, or invalid_credentials (one answer for every failure)."""
     lookups = current_app.extensions["lookups"]
     credentials = lookups.credentials(form.clientkey.data)
-    if not credentials_match(credentials, form.clientpass.data, form.apikey.data):
+    key_id = credentials_match(credentials, form.clientpass.data, form.apikey.data)
+    if key_id is None:
         # A key added since the cache was filled must work at once: look again.
         credentials = lookups.credentials(form.clientkey.data, fresh=True)
-    if not credentials_match(credentials, form.clientpass.data, form.apikey.data):
+        key_id = credentials_match(credentials, form.clientpass.data, form.apikey.data)
+    if key_id is None:
         raise ApiError(
             "invalid_credentials",
             "The clientkey, clientpass and apikey do not match an active API key.",
             ["clientkey", "clientpass", "apikey"],
         )
+    lookups.key_used(key_id, utcnow())
     return credentials
 
 

@@ -282,5 +282,5 @@ def _finding(action, before, after):
 
 
 def scope_admins(scope):
-    """The admins who may own a case of this audience."""
-    return list(admins_of(scope).order_by(AdminUser.email))
+    """The admins who may own a case of this audience: its analysts and admins."""
+    return list(admins_of(scope).where(AdminUser.role != "viewer").order_by(AdminUser.email))

@@ -9,7 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange
 
 from .accounts import admin_scope
-from .admin import CsrfForm, csv_response, login_required, logout_form, merchant_or_404, never_framed
+from .admin import CsrfForm, csv_response, login_required, logout_form, merchant_or_404, never_framed, requires
 from .alerts import EVENT_TYPES, AlertError, check_url, create_webhook, shown
 from .audit import audit_admin, audit_entries
 from .cases import (ACTIONS, EVENTS, STATES, active_case, case_label, effect_chart, is_overdue, open_case, resolve, scope_admins,
@@ -78,7 +78,7 @@ def cases():
 
 
 @bp.post("/cases")
-@login_required
+@requires("analyst")
 def open_case_view():
     """Open a case for a merchant of this audience (or go to the one already open)."""
     form = OpenCaseForm(request.form)
@@ -116,7 +116,7 @@ def render_case(case, status=200, **forms):
 
 
 @bp.post("/cases/<int:case_id>/actions")
-@login_required
+@requires("analyst")
 def case_action(case_id):
     case = case_or_404(case_id)
     form = ActionForm(request.form)
@@ -129,7 +129,7 @@ def case_action(case_id):
 
 
 @bp.post("/cases/<int:case_id>/resolve")
-@login_required
+@requires("analyst")
 def case_resolve(case_id):
     case = case_or_404(case_id)
     form = ResolveForm(request.form)
@@ -144,7 +144,7 @@ def case_resolve(case_id):
 
 
 @bp.post("/cases/<int:case_id>/owner")
-@login_required
+@requires("analyst")
 def case_owner(case_id):
     case = case_or_404(case_id)
     form = OwnerForm(request.form)
@@ -161,7 +161,7 @@ def case_owner(case_id):
 # Webhooks.
 
 @bp.route("/webhooks", methods=["GET", "POST"])
-@login_required
+@requires("admin")
 def webhooks():
     """The audience's webhooks; a new one's secret is shown once."""
     scope = admin_scope(g.admin)
@@ -192,7 +192,7 @@ def webhook_or_404(webhook_id):
 
 
 @bp.get("/webhooks/<int:webhook_id>")
-@login_required
+@requires("admin")
 def webhook(webhook_id):
     """A webhook's delivery log, newest first."""
     found = webhook_or_404(webhook_id)
@@ -202,7 +202,7 @@ def webhook(webhook_id):
 
 
 @bp.post("/webhooks/<int:webhook_id>/disable")
-@login_required
+@requires("admin")
 def webhook_disable(webhook_id):
     found = webhook_or_404(webhook_id)
     if not CsrfForm(request.form).validate():
@@ -244,14 +244,14 @@ def alerts():
 # The audit log.
 
 @bp.get("/audit")
-@login_required
+@requires("admin")
 def audit_log():
     entries = list(audit_entries(admin_scope(g.admin)).limit(500))
     return render_template("admin/audit.html", entries=entries)
 
 
 @bp.get("/audit.csv")
-@login_required
+@requires("admin")
 def audit_csv():
     scope = admin_scope(g.admin)
     rows = [[e.at.isoformat(timespec="seconds"), e.email, e.scope, e.action, e.detail]

@@ -9,7 +9,7 @@ import sys
 import click
 
 from . import create_app
-from .accounts import create_admin, parse_scope, set_disabled
+from .accounts import ROLES, admin_scope, create_admin, find_admin, new_password_link, parse_scope, set_disabled
 from .alerts import EVENT_TYPES, check_url, create_webhook, shown
 from .audit import record_audit
 from .backups import back_up, restore
@@ -146,11 +146,13 @@ def widget_origins_command(clientkey, added, removed, origins, clear):
 @click.option("--email", required=True)
 @click.option("--password", required=True, help="At least 10 characters.")
 @click.option("--scope", required=True, help="platform, bank:CODE or network:CODE")
-def create_admin_command(email, password, scope):
-    """Create a leaderboard admin (or reset one's password and scope, ending its sessions)."""
+@click.option("--role", type=click.Choice(ROLES), default="admin", show_default=True,
+              help="viewer reads; analyst also works on cases; admin also manages keys, users and webhooks.")
+def create_admin_command(email, password, scope, role):
+    """Create a leaderboard admin (or reset one's password, scope and role, ending its sessions)."""
     ready_app()
     try:
-        admin = create_admin(email, password, scope, utcnow())
+        admin = create_admin(email, password, scope, utcnow(), role=role)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     if admin.disabled_at:
@@ -182,6 +184,25 @@ def _set_disabled(email, disabled):
     ready_app()
     if set_disabled(email, disabled, utcnow()) is None:
         raise click.ClickException(f"No admin with e-mail {email!r}.")
+
+
+@cli.command("reset-link")
+@EMAIL_OPTION
+def reset_link_command(email):
+    """Print a one-time link (valid for an hour) that sets an admin's password; older links end."""
+    public_url = ready_app().config["PUBLIC_URL"]
+    admin = find_admin(email)
+    if admin is None:
+        raise click.ClickException(f"No admin with e-mail {email!r}.")
+    if admin.disabled_at:
+        raise click.ClickException(f"Admin {admin.email} is disabled: `enable-admin` first.")
+    now = utcnow()
+    with database.atomic():
+        token = new_password_link(admin, "reset", now)
+        record_audit(None, "cli", admin_scope(admin), "admin.reset_link", admin.email, now)
+    click.echo(f"{public_url or 'http://127.0.0.1:8000'}/admin/password?token={token}")
+    if not public_url:
+        click.echo("(PUBLIC_URL is not set: replace the host with the one the admin reaches us at)", err=True)
 
 
 @cli.command("rebuild-rollups")

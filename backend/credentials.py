@@ -39,7 +39,7 @@ class ClientCredentials(Reporter):
     Reporter, it says which banks the client may report for."""
 
     pass_digest: str
-    apikey_digests: tuple
+    apikeys: tuple  # (key_id, digest) of each active API key
 
 
 def _new_api_key(client, now):
@@ -114,16 +114,18 @@ def load_credentials(clientkey):
     client = Client.get_or_none(Client.clientkey == clientkey)
     if client is None:
         return None
-    keys = ApiKey.select(ApiKey.digest).where(ApiKey.client == client, ApiKey.revoked_at.is_null())
-    return ClientCredentials(client.id, client.bank_id, client.network_id, client.pass_digest, tuple(k.digest for k in keys))
+    keys = ApiKey.select(ApiKey.key_id, ApiKey.digest).where(ApiKey.client == client, ApiKey.revoked_at.is_null())
+    return ClientCredentials(client.id, client.bank_id, client.network_id, client.pass_digest, tuple(keys.tuples()))
 
 
 def credentials_match(credentials, clientpass, apikey):
-    """Constant-time check of a pass and an API key against stored digests."""
+    """Constant-time check of a pass and an API key against stored digests: the matching
+    key's key_id, else None."""
     pass_digest = credentials.pass_digest if credentials else _NO_DIGEST
     pass_ok = hmac.compare_digest(digest(clientpass), pass_digest)
     apikey_digest = digest(apikey)
-    key_ok = False
-    for stored in credentials.apikey_digests if credentials else (_NO_DIGEST,):
-        key_ok |= hmac.compare_digest(apikey_digest, stored)
-    return credentials is not None and pass_ok and key_ok
+    matched = None
+    for key_id, stored in credentials.apikeys if credentials else (("", _NO_DIGEST),):
+        if hmac.compare_digest(apikey_digest, stored):
+            matched = key_id
+    return matched if credentials is not None and pass_ok else None

@@ -3,7 +3,7 @@ import threading
 import time
 
 from .credentials import load_credentials
-from .models import Bank, FeedbackType, Offer, Outlet
+from .models import ApiKey, Bank, FeedbackType, Offer, Outlet
 from .ranking import outlet_counts
 
 
@@ -44,6 +44,19 @@ class Lookups:
     def __init__(self, catalog_seconds, credential_seconds):
         self._catalog = TTLCache(catalog_seconds)
         self._credentials = TTLCache(credential_seconds)
+        self._key_minutes = {}  # key_id -> the minute this worker last wrote as its last use
+
+    def key_used(self, key_id, now):
+        """Record that an API key was used (the console shows it): to the minute, and
+        written at most once a minute per worker, not once per request."""
+        minute = now.replace(second=0, microsecond=0)
+        if self._key_minutes.get(key_id) == minute:
+            return
+        if len(self._key_minutes) >= 10_000:
+            self._key_minutes.clear()
+        self._key_minutes[key_id] = minute
+        ApiKey.update(last_used_at=minute).where(
+            ApiKey.key_id == key_id, ApiKey.last_used_at.is_null() | (ApiKey.last_used_at < minute)).execute()
 
     def credentials(self, clientkey, fresh=False):
         return self._credentials.get(clientkey, lambda: load_credentials(clientkey), fresh)

@@ -132,6 +132,8 @@ class ApiKey(BaseModel):
     digest = CharField(max_length=64)
     created_at = DateTimeField()
     revoked_at = DateTimeField(null=True)
+    # When a request last used it, to the minute (each worker writes it at most once a minute).
+    last_used_at = DateTimeField(null=True)
 
 
 class Feedback(BaseModel):
@@ -310,6 +312,8 @@ class AdminUser(BaseModel):
     created_at = DateTimeField()
     # Set: the account cannot log in and has no sessions (run.py disable-admin / enable-admin).
     disabled_at = DateTimeField(null=True)
+    # viewer reads; analyst also works on cases; admin also manages keys, users and webhooks.
+    role = CharField(max_length=16, default="admin")
 
 
 class AdminSession(BaseModel):
@@ -320,6 +324,18 @@ class AdminSession(BaseModel):
     admin = ForeignKeyField(AdminUser, backref="sessions", on_delete="CASCADE")
     created_at = DateTimeField()
     last_seen_at = DateTimeField()
+
+
+class PasswordLink(BaseModel):
+    """A one-time link that sets an admin's password: an invitation or a reset. Only the
+    token's SHA-256 hash is kept; using it, or a newer link, ends it."""
+
+    token_hash = CharField(unique=True, max_length=64)
+    admin = ForeignKeyField(AdminUser, on_delete="CASCADE")
+    purpose = CharField(max_length=16)  # "invite" or "reset"
+    created_at = DateTimeField()
+    expires_at = DateTimeField()
+    used_at = DateTimeField(null=True)
 
 
 class MerchantFlag(BaseModel):
@@ -440,7 +456,7 @@ class AuditEntry(BaseModel):
 
 
 MODELS = [Network, Bank, Merchant, Outlet, Offer, FeedbackType, Client, ApiKey, Feedback, CustomerDay, SourceDay,
-          MerchantDay, MerchantCustomer, CustomersByLastDay, AdminUser, AdminSession, MerchantFlag, FlagChange, Case,
+          MerchantDay, MerchantCustomer, CustomersByLastDay, AdminUser, AdminSession, PasswordLink, MerchantFlag, FlagChange, Case,
           CaseAction, Webhook, EmailSubscription, Event, Delivery, AuditEntry]
 
 

@@ -33,6 +33,7 @@ class AdminSessions(SecureCookieSessionInterface):
 
 PAGES = {
     400: ("Bad request", "The page could not read that request."),
+    403: ("Not for your role", "Your role does not include this; an admin of your organisation can change it."),
     404: ("Page not found", "There is no page at this address."),
     405: ("Not allowed here", "This page does not answer that kind of request."),
     413: ("Request too large", "The request is larger than this site accepts."),

@@ -4,13 +4,14 @@ from datetime import timedelta
 
 import psycopg2
 import pytest
+from aiosmtpd.controller import Controller
 
 from backend import create_app
 from backend.catalog import import_catalog, read_catalog
 from backend.credentials import create_client
 from backend.db import database
 from backend.models import Bank, Network, create_tables, utcnow
-from support import DATA, PASSWORD, PostgresCluster, make_report
+from support import DATA, PASSWORD, Inbox, PostgresCluster, free_port, make_report
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -137,3 +138,12 @@ def reports(catalog):
         for bank, offer, outlet in (("BANK1", "OF1", "O1"), ("BANK3", "OF4", "O3")):
             make_report(bank=bank, offer=offer, outlet=outlet, user=f"customer{n}@{bank.lower()}.example",
                         when=now - timedelta(hours=n), position=None, comment=f"<script>alert({n})</script> from {bank}")
+
+
+@pytest.fixture
+def smtp():
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield inbox, f"smtp://127.0.0.1:{controller.port}"
+    controller.stop()

@@ -12,6 +12,7 @@ import tempfile
 import threading
 import time
 from datetime import timedelta
+from email import message_from_bytes, policy
 import urllib.parse
 import urllib.request
 from contextlib import contextmanager
@@ -374,3 +375,39 @@ def csrf_token(client, url="/admin/login"):
 def log_in(client, email, password=PASSWORD, next_url=None):
     url = "/admin/login" + (f"?next={next_url}" if next_url else "")
     return client.post(url, data={"email": email, "password": password, "csrf_token": csrf_token(client)})
+
+
+class Inbox:
+    """aiosmtpd's handler: keeps every message (refuses those to the addresses in refuse)."""
+
+    def __init__(self):
+        self.messages, self.refuse = [], set()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        if set(envelope.rcpt_tos) & self.refuse:
+            return "550 No such user"
+        self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content, policy=policy.default)))
+        return "250 OK"
+
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(frame):
+    """axe-core's violations in a frame (evaluated by the browser's devtools, past the frame's CSP)."""
+    frame.evaluate(AXE.read_text())
+    return frame.evaluate("""async () => (await axe.run(document)).violations
+        .map(v => `${v.id}: ${v.help} (${v.nodes.map(n => n.target.join(' ')).join(', ')})`)""")
+
+
+def browser_log_in(page, demo_site, scope):
+    """Log in to the demo in Chromium as the admin seed-demo made for scope (platform, bank:CODE)."""
+    from playwright.sync_api import expect
+
+    email, password = demo_site["logins"][scope]
+    page.goto(demo_site["base"] + "/admin/leaderboard")
+    expect(page).to_have_url(re.compile(r"/admin/login\?next="))
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/admin/leaderboard"))

@@ -7,12 +7,10 @@ import socket
 import threading
 import time
 from datetime import datetime, timedelta
-from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
 from peewee import fn
-from aiosmtpd.controller import Controller
 from standardwebhooks.webhooks import Webhook as Verifier
 
 from backend.accounts import create_admin
@@ -21,7 +19,7 @@ from backend.cases import audiences, audiences_since, case_label, effect, evalua
 from backend.db import database
 from backend.models import (Bank, Case, Delivery, EmailSubscription, Event, Feedback, FlagChange, Merchant, MerchantFlag,
                             Network)
-from support import WebhookReceiver, free_port, make_report
+from support import WebhookReceiver, make_report
 
 NOW = datetime(2026, 6, 30, 12, 0)
 CONFIG = {"WEBHOOK_TIMEOUT_SECONDS": 5, "WEBHOOK_RETRY_SECONDS": 30, "SMTP_URL": "", "MAIL_FROM": "alerts@test.example",
@@ -129,28 +127,6 @@ def test_a_failing_receiver_gets_the_same_event_until_it_answers_then_a_day_of_f
         failing = Delivery.get_by_id(failing.id)
     assert failing.given_up_at - NOW >= timedelta(hours=24) and failing.last_result == "HTTP 500"
     assert 10 < failing.attempts < 40
-
-
-class Inbox:
-    """aiosmtpd's handler: keeps every message (refuses those to the addresses in refuse)."""
-
-    def __init__(self):
-        self.messages, self.refuse = [], set()
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        if set(envelope.rcpt_tos) & self.refuse:
-            return "550 No such user"
-        self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content, policy=policy.default)))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield inbox, f"smtp://127.0.0.1:{controller.port}"
-    controller.stop()
 
 
 def test_admins_get_their_audience_s_events_by_e_mail_at_once_or_in_a_daily_digest(shops, smtp):

@@ -20,8 +20,7 @@ from standardwebhooks.webhooks import Webhook as Verifier
 
 from backend.db import database, use_database
 from backend.models import AdminUser, Delivery, EmailSubscription, Event
-from support import DATA, ROOT, WebhookReceiver, free_port, report_params, run_py, wait_until_up
-from test_alerts import Inbox
+from support import DATA, ROOT, Inbox, WebhookReceiver, free_port, report_params, run_py, wait_until_up
 
 
 @pytest.fixture

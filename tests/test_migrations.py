@@ -78,6 +78,7 @@ def test_the_last_release_upgrades_with_its_data(database_url, env):
         "0003_merchantday_by_merchant: applied",
         "0004_customers_by_last_day: applied",
         "0005_action_loop: applied",
+        "0006_console: applied",
         "Recounted the leaderboard counters from 5 reports"]
 
     app = create_app({"TESTING": True, "DATABASE_URL": database_url})
@@ -100,7 +101,7 @@ def test_the_last_release_upgrades_with_its_data(database_url, env):
     # The release's admin logs in; its client records a report, which counts.
     credentials = json.loads((RELEASE / "credentials.json").read_text())
     admin = authenticate(credentials["admin"]["email"], credentials["admin"]["password"], utcnow())
-    assert isinstance(admin, AdminUser) and admin.disabled_at is None
+    assert isinstance(admin, AdminUser) and admin.disabled_at is None and admin.role == "admin"  # keeps its powers
     assert session_admin(start_session(admin, utcnow()), utcnow(), timedelta(minutes=30), timedelta(hours=8)) == admin
     client = credentials["sqlite" if isinstance(database.obj, SqliteDatabase) else "postgresql"]
     answer = app.test_client().get("/api", query_string={

@@ -1,12 +1,15 @@
 """Browser tests: the real server (gunicorn) on one origin, bank pages on another, real Chromium."""
 import json
+import re
 import sqlite3
+import subprocess
+import sys
 import threading
 from http.server import ThreadingHTTPServer
 
 import pytest
 
-from support import DATA, BankPages, free_port, run_py, served, site_env
+from support import DATA, ROOT, BankPages, free_port, run_py, served, site_env
 
 
 @pytest.fixture(scope="session")
@@ -40,3 +43,15 @@ def reports(widget_site):
             return [dict(row) for row in conn.execute("SELECT * FROM feedback ORDER BY id")]
 
     return read
+
+
+@pytest.fixture(scope="module")
+def demo_site(tmp_path_factory):
+    """The demo `make run` shows, served by gunicorn: its base URL and the admins' logins by scope."""
+    tmp = tmp_path_factory.mktemp("admin-site")
+    env = site_env(tmp)
+    seeded = subprocess.run([sys.executable, "run.py", "seed-demo"], cwd=ROOT, env=env, capture_output=True, text=True,
+                            check=True).stdout
+    logins = dict(re.findall(r"admin (\S+)\s+(\S+ / \S+)", seeded))
+    with served(env, tmp / "server.log") as base:
+        yield {"base": base, "logins": {scope: login.split(" / ") for scope, login in logins.items()}}

@@ -1,41 +1,17 @@
 """The admin pages in real Chromium, on the demo data `make run` shows."""
 import os
 import re
-import subprocess
-import sys
 
-import pytest
 from playwright.sync_api import expect
 
-from support import ROOT, served, site_env
+from support import ROOT, browser_log_in
 
 SAVE_SCREENSHOTS = os.environ.get("SAVE_SCREENSHOTS") == "1"  # refresh docs/*.png
 
 
-@pytest.fixture(scope="module")
-def demo_site(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("admin-site")
-    env = site_env(tmp)
-    seeded = subprocess.run([sys.executable, "run.py", "seed-demo"], cwd=ROOT, env=env, capture_output=True, text=True,
-                            check=True).stdout
-    logins = dict(re.findall(r"admin (\S+)\s+(\S+ / \S+)", seeded))
-    with served(env, tmp / "server.log") as base:
-        yield {"base": base, "logins": {scope: login.split(" / ") for scope, login in logins.items()}}
-
-
-def log_in(page, demo_site, scope):
-    email, password = demo_site["logins"][scope]
-    page.goto(demo_site["base"] + "/admin/leaderboard")
-    expect(page).to_have_url(re.compile(r"/admin/login\?next="))
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/admin/leaderboard"))
-
-
 def test_admin_journey(page, demo_site, tmp_path):
     page.set_viewport_size({"width": 1280, "height": 900})
-    log_in(page, demo_site, "platform")
+    browser_log_in(page, demo_site, "platform")
     rows = page.locator("table.board tbody tr")
     expect(rows.first).to_be_visible()
     assert rows.count() >= 10
@@ -70,7 +46,7 @@ def test_admin_journey(page, demo_site, tmp_path):
 
 
 def test_leaderboard_csv_download(page, demo_site, tmp_path):
-    log_in(page, demo_site, "platform")
+    browser_log_in(page, demo_site, "platform")
     with page.expect_download() as download:
         page.get_by_role("link", name="Download CSV").click()
     saved = tmp_path / "board.csv"
@@ -80,20 +56,20 @@ def test_leaderboard_csv_download(page, demo_site, tmp_path):
 
 
 def test_bank_admin_sees_only_its_bank(page, demo_site):
-    log_in(page, demo_site, "bank:HARBOUR")
+    browser_log_in(page, demo_site, "bank:HARBOUR")
     expect(page.locator("header .who")).to_contain_text("Harbour Bank")
     options = page.get_by_label("Bank").locator("option")
     expect(options).to_have_count(1)
     expect(options.first).to_have_text("Harbour Bank")
     harbour_total = sum(int(cell) for cell in page.locator("table.board tbody tr td:nth-child(4)").all_inner_texts())
     page.get_by_role("button", name="Log out").click()
-    log_in(page, demo_site, "platform")
+    browser_log_in(page, demo_site, "platform")
     platform_total = sum(int(cell) for cell in page.locator("table.board tbody tr td:nth-child(4)").all_inner_texts())
     assert 0 < harbour_total < platform_total
 
 
 def test_a_case_from_the_leaderboard_to_the_effect_of_its_action(page, demo_site):
-    log_in(page, demo_site, "platform")
+    browser_log_in(page, demo_site, "platform")
     row = page.locator("table.board tbody tr").filter(has=page.get_by_role("button", name="Open case")).first
     merchant = row.get_by_role("link").first.inner_text()
     row.get_by_role("button", name="Open case").click()
@@ -112,7 +88,7 @@ def test_a_case_from_the_leaderboard_to_the_effect_of_its_action(page, demo_site
     page.get_by_role("button", name="Log out").click()
 
     # A bank's admin cannot open the platform's case, nor find it among its own.
-    log_in(page, demo_site, "bank:HARBOUR")
+    browser_log_in(page, demo_site, "bank:HARBOUR")
     assert page.goto(case_url).status == 404
     page.goto(demo_site["base"] + "/admin/cases")
     expect(page.get_by_text(merchant)).to_have_count(0)

@@ -4,17 +4,7 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import expect
 
-from support import ROOT, send_two_clicks
-
-AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-
-
-def axe_violations(frame):
-    """axe-core's violations in a frame (evaluated by the browser's devtools, past the frame's CSP)."""
-    frame.evaluate(AXE.read_text())
-    return frame.evaluate("""async () => (await axe.run(document)).violations
-        .map(v => `${v.id}: ${v.help} (${v.nodes.map(n => n.target.join(' ')).join(', ')})`)""")
-
+from support import axe_violations, send_two_clicks
 
 AT_O1 = {"latitude": 19.0597, "longitude": 72.8295, "accuracy": 20}
 

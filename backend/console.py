@@ -1,0 +1,447 @@
+"""The self-service console: a bank's, network's or the platform's admins manage their own
+API clients (keys, widget origins, widget secret) and admin users, and anyone sets a
+password from a one-time link.
+
+Scope comes from the signed-in account, as everywhere in the admin: another audience's
+client or admin is a 404. Platform admins see every client and admin, and alone may make
+them for any bank or network. Secrets are shown once, in the answer to the POST that made
+them, and never written to the audit log.
+"""
+import secrets
+from datetime import timedelta
+
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from markupsafe import escape
+from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
+
+from .accounts import (MIN_PASSWORD, admin_scope, create_admin, find_admin, new_password_link, parse_scope,
+                       password_link, set_disabled, use_password_link)
+from .admin import CsrfForm, login_required, logout_form, never_framed, no_control_characters, requires
+from .alerts import send_email
+from .audit import audit_admin, record_audit
+from .cases import scope_name
+from .credentials import add_api_key, create_client, normalized_origin, revoke_api_key, set_widget_origins
+from .db import database
+from .forms import plain_text
+from .models import AdminUser, ApiKey, Bank, Client, Network, Offer, PasswordLink, utcnow
+from .web import ADMIN_PREFIX
+
+bp = Blueprint("console", __name__, url_prefix=ADMIN_PREFIX)
+bp.after_request(never_framed)  # as every admin page
+bp.context_processor(logout_form)
+
+ROLE_CHOICES = [SelectChoice("viewer", "Viewer: reads the leaderboard, merchants and cases"),
+                SelectChoice("analyst", "Analyst: also opens and works on cases"),
+                SelectChoice("admin", "Admin: also manages API keys, widget, users and webhooks")]
+# A new forgotten-password e-mail for the same account at most this often.
+FORGOT_EVERY = timedelta(minutes=5)
+
+
+def client_scope(client):
+    return f"bank:{client.bank_id}" if client.bank_id else f"network:{client.network_id}"
+
+
+def sees(scope):
+    """True when the signed-in admin may manage what belongs to scope."""
+    mine = admin_scope(g.admin)
+    return mine == "all" or mine == scope
+
+
+def scope_choices():
+    """The audiences a platform admin may make a client or an admin for."""
+    return ([SelectChoice(f"bank:{bank.code}", f"Bank: {bank.name}") for bank in Bank.select().order_by(Bank.name)]
+            + [SelectChoice(f"network:{net.code}", f"Network: {net.name}") for net in Network.select().order_by(Network.name)])
+
+
+def as_scope(bank, network):
+    """'bank:<id>', 'network:<id>' or 'all' for a (bank, network) pair of parse_scope."""
+    return f"bank:{bank.id}" if bank else f"network:{network.id}" if network else "all"
+
+
+def audit(action, detail=""):
+    audit_admin(g.admin, action, detail)
+
+
+def first_error(form):
+    return "; ".join(f"{form[name].label.text}: {errors[0]}" for name, errors in form.errors.items()
+                     if name != "csrf_token") or "The form expired; please try again."
+
+
+# API clients and their widget.
+
+class ClientForm(CsrfForm):
+    name = StringField("Name", [InputRequired(), Length(max=200), plain_text()])
+    owner = SelectField("For", choices=[])
+
+
+class OriginForm(CsrfForm):
+    origin = StringField("Origin", [InputRequired(), Length(max=300), plain_text()])
+
+    def validate_origin(self, field):
+        try:
+            field.data = normalized_origin(field.data)
+        except ValueError:
+            raise ValidationError("give an http(s) origin such as https://www.bank.example") from None
+
+
+def client_or_404(client_id):
+    client = Client.get_or_none(Client.id == client_id) if client_id < 2**63 else None
+    if client is None or not sees(client_scope(client)):
+        abort(404)
+    return client
+
+
+def visible_clients():
+    query = Client.select().order_by(Client.name)
+    kind, _, key = admin_scope(g.admin).partition(":")
+    if kind == "bank":
+        return query.where(Client.bank == int(key))
+    if kind == "network":
+        return query.where(Client.network == int(key))
+    return query
+
+
+@bp.route("/clients", methods=["GET", "POST"])
+@requires("admin")
+def clients():
+    """The audience's API clients; a new one's secrets are shown once."""
+    form = ClientForm(request.form if request.method == "POST" else None)
+    platform = admin_scope(g.admin) == "all"
+    if platform:
+        form.owner.choices = scope_choices()
+    else:
+        del form.owner  # the admin's own bank or network
+    issued, error, status = None, None, 200
+    if request.method == "POST":
+        if form.validate():
+            bank, network = parse_scope(form.owner.data) if platform else (g.admin.bank, g.admin.network)
+            with database.atomic():
+                issued = create_client(form.name.data.strip(), utcnow(), bank=bank, network=network)
+                audit("client.created", f"{issued.client.clientkey} ({issued.client.name}), key {issued.apikey_id}")
+        else:
+            error, status = first_error(form), 400
+    return render_template("admin/clients.html", form=form, clients=list(visible_clients()), issued=issued,
+                           error=error, platform=platform, audience=scope_name(admin_scope(g.admin))), status
+
+
+@bp.get("/clients/<int:client_id>")
+@requires("admin")
+def client_page(client_id):
+    return render_client(client_or_404(client_id))
+
+
+def render_client(client, status=200, **shown):
+    """A client's page: its keys with their last use, its widget, and whatever was just made."""
+    keys = list(ApiKey.select().where(ApiKey.client == client).order_by(ApiKey.revoked_at.is_null(False), ApiKey.id.desc()))
+    offers = Offer.select().where((Offer.bank == client.bank_id) if client.bank_id else (Offer.network == client.network_id))
+    example_offer = offers.order_by(Offer.valid_to.desc()).first()
+    example_bank = client.bank or (Bank.select().where(Bank.network == client.network_id).order_by(Bank.code).first())
+    base = current_app.config["PUBLIC_URL"] or request.host_url.rstrip("/")
+    context = {"client": client, "keys": keys, "form": CsrfForm(), "origin_form": shown.pop("origin_form", None) or OriginForm(),
+               "snippet": snippet(base, client, example_offer, None if client.bank_id else example_bank),
+               "cache_seconds": current_app.config["CREDENTIAL_CACHE_SECONDS"], **shown}
+    return render_template("admin/client.html", **context), status
+
+
+def snippet(base, client, offer, bank):
+    """The script tag a bank pastes into its offer page."""
+    bank_attribute = f' data-bank="{escape(bank.code)}"' if bank else ""
+    offer_code = escape(offer.code) if offer else "OFFER_CODE"
+    return (f'<script src="{base}/widget.js" async\n        data-key="{client.widget_key}" data-offer="{offer_code}"'
+            f'{bank_attribute}></script>')
+
+
+def posted_client(client_id):
+    """The client of a POST, after its CSRF token is checked."""
+    client = client_or_404(client_id)
+    if not CsrfForm(request.form).validate():
+        abort(400)
+    return client
+
+
+@bp.post("/clients/<int:client_id>/keys")
+@requires("admin")
+def add_key(client_id):
+    client = posted_client(client_id)
+    with database.atomic():
+        apikey, key_id = add_api_key(client, utcnow())
+        audit("apikey.added", f"{client.clientkey}: {key_id}")
+    return render_client(client, new_key=(key_id, apikey))
+
+
+@bp.post("/clients/<int:client_id>/keys/<key_id>/revoke")
+@requires("admin")
+def revoke_key(client_id, key_id):
+    client = posted_client(client_id)
+    active = ApiKey.select().where(ApiKey.client == client, ApiKey.revoked_at.is_null())
+    if active.count() == 1 and active.where(ApiKey.key_id == key_id).exists():
+        return render_client(client, 400, error="Add a new key before revoking the last one: the client's "
+                                                "servers would have no key that works.")
+    with database.atomic():
+        if not revoke_api_key(client, key_id, utcnow()):
+            abort(404)
+        audit("apikey.revoked", f"{client.clientkey}: {key_id}")
+    return redirect(url_for("console.client_page", client_id=client.id))
+
+
+@bp.post("/clients/<int:client_id>/origins")
+@requires("admin")
+def add_origin(client_id):
+    client = client_or_404(client_id)
+    form = OriginForm(request.form)
+    if not form.validate():
+        return render_client(client, 400, origin_form=form, error=first_error(form))
+    with database.atomic():
+        set_widget_origins(client, client.allowed_origins() + [form.origin.data])
+        audit("widget.origin_added", f"{client.clientkey}: {form.origin.data}")
+    return redirect(url_for("console.client_page", client_id=client.id))
+
+
+@bp.post("/clients/<int:client_id>/origins/remove")
+@requires("admin")
+def remove_origin(client_id):
+    client = posted_client(client_id)
+    origin = request.form.get("origin", "")
+    if origin not in client.allowed_origins():
+        abort(404)
+    with database.atomic():
+        set_widget_origins(client, [o for o in client.allowed_origins() if o != origin])
+        audit("widget.origin_removed", f"{client.clientkey}: {origin}")
+    return redirect(url_for("console.client_page", client_id=client.id))
+
+
+@bp.post("/clients/<int:client_id>/widget-secret")
+@requires("admin")
+def rotate_widget_secret(client_id):
+    client = posted_client(client_id)
+    with database.atomic():
+        client.widget_secret = secrets.token_hex(32)
+        client.save()
+        audit("widget.secret_rotated", client.clientkey)
+    return render_client(client, new_widget_secret=client.widget_secret)
+
+
+@bp.get("/clients/<int:client_id>/origin-check")
+@requires("admin")
+def origin_check(client_id):
+    """Would the widget show on this page? (The browser decides by the frame's
+    frame-ancestors, which lists exactly the allowed origins.)"""
+    client = client_or_404(client_id)
+    url = request.args.get("url", "").strip()
+    try:
+        origin = normalized_origin(url)
+    except ValueError:
+        answer, ok = "That is not an http(s) page address, such as https://www.bank.example/offers.", False
+    else:
+        ok = origin in client.allowed_origins()
+        answer = (f"Allowed: the widget shows on pages of {origin}." if ok else
+                  f"Not allowed: browsers will refuse to show the widget on pages of {origin}. Add the origin above.")
+    page = render_template("admin/_origin_check.html", answer=answer, ok=ok, url=url, client=client)
+    if request.headers.get("HX-Request"):
+        return page
+    return render_client(client, origin_answer=(answer, ok), checked_url=url)
+
+
+# Admin users.
+
+class InviteForm(CsrfForm):
+    email = EmailField("E-mail", [InputRequired(), Length(max=254), no_control_characters])
+    role = SelectField("Role", choices=ROLE_CHOICES, default="viewer")
+    scope = SelectField("Organisation", choices=[])
+
+
+class RoleForm(CsrfForm):
+    role = SelectField("Role", choices=ROLE_CHOICES)
+
+
+def user_or_404(user_id):
+    user = AdminUser.get_or_none(AdminUser.id == user_id) if user_id < 2**63 else None
+    if user is None or not sees(admin_scope(user)):
+        abort(404)
+    return user
+
+
+def visible_users():
+    query = AdminUser.select().order_by(AdminUser.email)
+    kind, _, key = admin_scope(g.admin).partition(":")
+    if kind == "bank":
+        return query.where(AdminUser.bank == int(key))
+    if kind == "network":
+        return query.where(AdminUser.network == int(key))
+    return query
+
+
+def make_link(user, purpose):
+    """A new one-time link that sets user's password (older ones end)."""
+    token = new_password_link(user, purpose, utcnow())
+    base = current_app.config["PUBLIC_URL"] or request.host_url.rstrip("/")
+    return f"{base}{url_for('console.set_password')}?token={token}"
+
+
+def deliver_link(user, purpose, link):
+    """(link to show, problem): e-mailed where SMTP is set up (and then not shown, so that
+    nobody but its owner can use it), else shown for the admin to pass on. Called after the
+    transaction: a slow mail server holds no lock."""
+    if not current_app.config["SMTP_URL"]:
+        return link, None
+    invite = purpose == "invite"
+    words = ("You are invited to the Offers Feedback console" if invite else
+             "A new password was asked for your Offers Feedback account")
+    try:
+        send_email(current_app.config, user.email, "[Offers Feedback] " + ("Your invitation" if invite else "Set a new password"),
+                   f"{words}. Set your password here (the link works once):\n\n{link}\n",
+                   f'<!doctype html><html><body><p>{words}. <a href="{escape(link)}">Set your password</a> '
+                   f"(the link works once).</p></body></html>")
+    except Exception as exc:  # noqa: BLE001  (the admin sees that it failed, and can send another)
+        current_app.logger.warning("A password link to admin %s could not be sent: %s", user.id, type(exc).__name__)
+        return None, "The e-mail could not be sent (the server log says why); try again later."
+    return None, None
+
+
+def own_scope_text(admin):
+    """The admin's audience as parse_scope reads it."""
+    return f"bank:{admin.bank.code}" if admin.bank_id else f"network:{admin.network.code}" if admin.network_id else "platform"
+
+
+def invite_form(formdata, platform):
+    form = InviteForm(formdata)
+    if platform:
+        form.scope.choices = [SelectChoice("platform", "The platform")] + scope_choices()
+    else:
+        del form.scope  # into the admin's own bank or network
+    return form
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@requires("admin")
+def users():
+    """The audience's admins; invite one (platform admins, into any organisation)."""
+    platform = admin_scope(g.admin) == "all"
+    form = invite_form(request.form if request.method == "POST" else None, platform)
+    shown, status = {}, 200
+    if request.method == "POST":
+        if not form.validate():
+            shown["error"], status = first_error(form), 400
+        elif find_admin(form.email.data):
+            shown["error"], status = "That e-mail already has an account.", 400
+        else:
+            scope = form.scope.data if platform else own_scope_text(g.admin)
+            with database.atomic():
+                user = create_admin(form.email.data, None, scope, utcnow(), role=form.role.data)
+                audit("admin.invited", f"{user.email} as {user.role} ({scope_name(admin_scope(user))})")
+                link = make_link(user, "invite")
+            shown["link"], shown["error"] = deliver_link(user, "invite", link)
+            shown["invited"], form = user, invite_form(None, platform)
+    pending = {admin_id for (admin_id,) in PasswordLink.select(PasswordLink.admin).where(
+        PasswordLink.purpose == "invite", PasswordLink.used_at.is_null()).tuples()}
+    return render_template("admin/users.html", form=form, users=list(visible_users()), pending=pending,
+                           plain=CsrfForm(), platform=platform, scope_name=scope_name,
+                           audience=scope_name(admin_scope(g.admin)),
+                           admin_scope=admin_scope, **shown), status
+
+
+def posted_user(user_id):
+    """Another admin of the audience, for a POST whose CSRF token is checked."""
+    user = user_or_404(user_id)
+    if not CsrfForm(request.form).validate():
+        abort(400)
+    if user.id == g.admin.id:
+        abort(403)  # one's own role and account are changed by another admin
+    return user
+
+
+@bp.post("/users/<int:user_id>/role")
+@requires("admin")
+def user_role(user_id):
+    user = posted_user(user_id)
+    form = RoleForm(request.form)
+    if not form.validate():
+        abort(400)
+    with database.atomic():
+        AdminUser.update(role=form.role.data).where(AdminUser.id == user.id).execute()
+        audit("admin.role_changed", f"{user.email}: {user.role} -> {form.role.data}")
+    return redirect(url_for("console.users"))
+
+
+@bp.post("/users/<int:user_id>/disable")
+@requires("admin")
+def user_disable(user_id):
+    user = posted_user(user_id)
+    with database.atomic():
+        set_disabled(user.email, user.disabled_at is None, utcnow())
+        audit("admin.enabled" if user.disabled_at else "admin.disabled", user.email)
+    return redirect(url_for("console.users"))
+
+
+@bp.post("/users/<int:user_id>/reset")
+@requires("admin")
+def user_reset(user_id):
+    user = posted_user(user_id)
+    with database.atomic():
+        audit("admin.reset_link", user.email)
+        link = make_link(user, "reset")
+    link, problem = deliver_link(user, "reset", link)
+    return render_template("admin/link_sent.html", user=user, link=link, error=problem), 400 if problem else 200
+
+
+# Setting a password from a link, and asking for one.
+
+class SetPasswordForm(CsrfForm):
+    token = HiddenField()
+    password = PasswordField("New password", [InputRequired(), Length(min=MIN_PASSWORD, max=200)])
+    repeat = PasswordField("The same again", [InputRequired(), EqualTo("password", "the two passwords differ")])
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def set_password():
+    """Set a password from a one-time link (an invitation or a reset); ?token= is redacted
+    from the access log like every secret parameter."""
+    g.admin = None
+    token = request.form.get("token") if request.method == "POST" else request.args.get("token")
+    now = utcnow()
+    link = password_link(token, now)
+    if link is None:
+        return render_template("admin/password.html", form=None, done=False), 404
+    form = SetPasswordForm(request.form if request.method == "POST" else None, token=token)
+    if request.method == "POST" and form.validate():
+        with database.atomic():
+            if not use_password_link(link, form.password.data, now):
+                return render_template("admin/password.html", form=None, done=False), 404
+            record_audit(link.admin, None, admin_scope(link.admin), "admin.password_set", link.purpose, now)
+        return render_template("admin/password.html", form=None, done=True)
+    return render_template("admin/password.html", form=form, done=False, purpose=link.purpose), \
+        400 if request.method == "POST" else 200
+
+
+class ForgotForm(CsrfForm):
+    email = EmailField("E-mail", [InputRequired(), Length(max=254), no_control_characters])
+
+
+@bp.route("/forgot", methods=["GET", "POST"])
+def forgot():
+    """E-mail a reset link, where SMTP is set up; the answer is the same for any address."""
+    g.admin = None
+    smtp = bool(current_app.config["SMTP_URL"])
+    form = ForgotForm(request.form if request.method == "POST" else None)
+    if request.method == "POST" and smtp and form.validate():
+        user = find_admin(form.email.data)
+        now = utcnow()
+        recent = user and PasswordLink.select().where(PasswordLink.admin == user.id,
+                                                      PasswordLink.created_at > now - FORGOT_EVERY).exists()
+        if user and user.disabled_at is None and not recent:
+            with database.atomic():
+                record_audit(user, None, admin_scope(user), "admin.reset_asked", "by e-mail", now)
+                link = make_link(user, "reset")
+            deliver_link(user, "reset", link)
+        return render_template("admin/forgot.html", form=form, smtp=smtp, sent=True)
+    status = 400 if request.method == "POST" else 200
+    return render_template("admin/forgot.html", form=form, smtp=smtp, sent=False), status
+
+
+@bp.get("/account")
+@login_required
+def account():
+    """Who the signed-in admin is, and what its role allows."""
+    return render_template("admin/account.html", roles=ROLE_CHOICES)

@@ -1,0 +1,13 @@
+// Copy buttons of the admin console: shown only where this runs (without JavaScript the
+// secret stays selectable text), each copies the text of the element its data-copy names.
+document.querySelectorAll("button[data-copy]").forEach(function (button) {
+  button.hidden = !navigator.clipboard;
+  button.addEventListener("click", function () {
+    var source = document.getElementById(button.dataset.copy);
+    navigator.clipboard.writeText(source.value !== undefined ? source.value : source.textContent).then(function () {
+      button.textContent = "Copied";
+    }, function () {
+      button.textContent = "Select and copy it";
+    });
+  });
+});
