@@ -9,9 +9,10 @@ from werkzeug.datastructures import MultiDict
 from .cases import case_label, latest_cases
 from .credentials import credentials_match
 from .feedback import ReportRejected, Rules, device_hash, ip_hash, submit_report
-from .forms import (LeaderboardForm, UserFeedbackForm, bound_form, form_problems, reported_at_problem,
+from .forms import (LeaderboardForm, OffersForm, UserFeedbackForm, bound_form, form_problems, reported_at_problem,
                     undecodable_fields)
 from .models import FeedbackType, utcnow
+from .offers import usable_offers
 from .ranking import Filters, merchant_leaderboard
 
 bp = Blueprint("api", __name__)
@@ -70,7 +71,8 @@ def request_params():
 # given"; keys that are no parameter are ignored, as in a query string.
 JSON_NUMBERS = frozenset({"user_latitude", "user_longitude", "user_accuracy", "feedback_type", "limit"})
 JSON_BOOLEANS = frozenset({"verified_only"})
-PARAMETERS = frozenset({"action"} | {field.name for form in (UserFeedbackForm, LeaderboardForm) for field in form()})
+PARAMETERS = frozenset({"action"} | {field.name for form in (UserFeedbackForm, LeaderboardForm, OffersForm)
+                                      for field in form()})
 
 
 def _not_json(constant):
@@ -223,9 +225,21 @@ def leaderboard(params):
                    verified_only=filters.verified_only, merchants=merchants, low_volume_merchants=board.low_volume_count)
 
 
+def offers(params):
+    """The offers the client's customers can use (one bank's, for a network naming it), with their outlets."""
+    form = validated(OffersForm(params))
+    credentials = authenticated(form)
+    try:
+        listed = usable_offers(current_app.extensions["lookups"], credentials, form.your_bank_code.data, utcnow().date(),
+                               current_app.config["LOCATION_RADIUS_M"])
+    except ReportRejected as exc:
+        raise ApiError(exc.code, exc.message, exc.fields) from None
+    return jsonify(status="success", offers=listed)
+
+
 # The published documentation spells the report action both ways.
 ACTIONS = {"user_feedback": user_feedback, "feedback": user_feedback, "feedback_types": feedback_types,
-           "merchant_leaderboard": leaderboard}
+           "merchant_leaderboard": leaderboard, "offers": offers}
 
 
 @bp.route("/api", methods=["GET", "POST"], provide_automatic_options=False)

@@ -3,6 +3,7 @@ import json
 import logging
 import os
 import secrets
+import shlex
 import subprocess
 import sys
 
@@ -279,7 +280,7 @@ def _seed_demo(app):
     click.echo("Seeding the demo catalogue and 90 days of reports ...")
     issued = seed_demo(utcnow(), app.config["LOCATION_RADIUS_M"])
     credentials = {"clientkey": issued.client.clientkey, "clientpass": issued.clientpass, "apikey": issued.apikey,
-                   "widget_key": issued.client.widget_key}
+                   "widget_key": issued.client.widget_key, "widget_secret": issued.widget_secret}
     for email, scope in (("admin@demo.example", "platform"), ("harbour@demo.example", "bank:HARBOUR")):
         password = secrets.token_urlsafe(12)
         create_admin(email, password, scope, utcnow())
@@ -296,8 +297,25 @@ def _demo_credentials(app, if_empty):
         if not if_empty:
             raise click.ClickException("The database already has a catalogue; seed-demo fills an empty one.")
         saved = demo_credentials_path()
-        return json.loads(saved.read_text()) if saved.exists() else None
+        if not saved.exists():
+            return None
+        credentials = json.loads(saved.read_text())
+        if "widget_secret" not in credentials:  # saved before it was
+            client = Client.get_or_none(Client.widget_key == credentials.get("widget_key"))
+            credentials["widget_secret"] = client.widget_secret if client else None
+        return credentials
     return _seed_demo(app)
+
+
+# The shell variables docs/api.md's and docs/widget.md's examples use, by credential.
+EXPORTED = {"CLIENTKEY": "clientkey", "CLIENTPASS": "clientpass", "APIKEY": "apikey", "WIDGET_KEY": "widget_key",
+            "WIDGET_SECRET": "widget_secret"}
+
+
+def export_line(credentials):
+    """`export CLIENTKEY=... CLIENTPASS=... ...`: pasted into a shell, the docs' examples run as written."""
+    return "export " + " ".join(f"{name}={shlex.quote(credentials[key])}" for name, key in EXPORTED.items()
+                                if credentials.get(key))
 
 
 @cli.command("backup")
@@ -342,31 +360,36 @@ def seed_demo_command(if_empty):
         click.echo("Demo client (UniPay network):")
         for key, value in credentials.items():
             click.echo(f"  {key:11} {value}")
+        click.echo("For the examples in docs/api.md and docs/widget.md, paste into a shell:\n  " + export_line(credentials))
 
 
 def _start_demo(app, host, port, base_url):
-    """Seed on first start, serve the demo bank page from a second origin, print what to try."""
-    from .demo import demo_bank_page, demo_example, serve_demo_page
+    """Seed on first start, serve the demo bank's pages from a second origin, print what to try."""
+    from .demo import demo_bank_pages, demo_example, ensure_example, serve_demo_pages
 
     credentials = _demo_credentials(app, if_empty=True)
     click.echo(f"\nOffers Feedback demo at {base_url}/")
     click.echo(f"  Feedback types: {base_url}/api?action=feedback_types")
     if not credentials:
         return
-    click.echo("  Demo API client: " + ", ".join(f"{k}={credentials[k]}" for k in ("clientkey", "clientpass", "apikey")))
-    click.echo("  Record a report:\n    " + demo_example(credentials, base_url, utcnow().date()))
+    ensure_example(utcnow().date())
+    click.echo("  Demo API client (UniPay network). For the examples in docs/api.md and docs/widget.md, paste into a shell:")
+    click.echo("    " + export_line(credentials))
+    click.echo("  Record a report:\n    " + demo_example(credentials, base_url))
     click.echo(f"  Leaderboard: {base_url}/admin/leaderboard")
     for key, login in credentials.items():
         if key.startswith("admin "):
             click.echo(f"    log in ({key.removeprefix('admin ')}): {login}")
     if credentials.get("widget_key"):
-        page = demo_bank_page(base_url, credentials["widget_key"], utcnow().date())
-        page_port = serve_demo_page(host, port + 1, page)
+        pages = demo_bank_pages(base_url, credentials["widget_key"], credentials["widget_secret"] or "")
+        page_port = serve_demo_pages(host, port + 1, pages)
         client = Client.get(Client.widget_key == credentials["widget_key"])
         # Added to the origins the user allowed (widget-origins --add), which stay.
         set_widget_origins(client, client.allowed_origins() + [f"http://127.0.0.1:{page_port}",
                                                                 f"http://localhost:{page_port}"])
         click.echo(f"  Demo bank page with the widget (a second origin): http://localhost:{page_port}/")
+        click.echo(f"  The same for a signed-in customer (data-user-sig made with WIDGET_SECRET): "
+                   f"http://localhost:{page_port}/signed")
     click.echo("")
 
 

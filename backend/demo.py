@@ -7,7 +7,7 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .catalog import import_catalog
-from .credentials import create_client
+from .credentials import create_client, user_signature
 from .db import database
 from .feedback import Rules, record_feedback
 from .geo import EARTH_RADIUS_M
@@ -32,6 +32,13 @@ MERCHANTS = [
     ("Petal & Stem Florists", "gifts"), ("Velocity Cycles", "sports"), ("Cinema Square", "entertainment"),
 ]
 DISCOUNTS = ["10% off", "15% off", "20% off", "Flat Rs 150 off", "Buy one get one", "5% cashback"]
+# What docs/api.md's and docs/widget.md's examples name, the same in every demo whatever the
+# random draws (tests/test_docs_examples.py runs them): a Harbour Bank offer, active for a
+# year after seeding, at Cafe Aroma's Bandra West outlet, 11 m from the examples' position.
+EXAMPLE_BANK, EXAMPLE_OFFER, EXAMPLE_OUTLET = "HARBOUR", "CAFEAROMA01-HARBOUR", "CAFEAROMA01-MUM1"
+EXAMPLE_OUTLET_POSITION = (19.0596, 72.8295)
+# The customer the demo's signed page (/signed) vouches for.
+EXAMPLE_CUSTOMER = "asha@harbour.example"
 
 
 def demo_catalog(today, rng):
@@ -62,8 +69,27 @@ def demo_catalog(today, rng):
                      "valid_from": start.isoformat(), "valid_to": end.isoformat()}
             offer["network" if sponsor == "UPN" else "bank"] = sponsor
             offers.append(offer)
+    _pin_example(outlets, offers, today)
     sections = {"networks": networks, "banks": banks, "merchants": merchants, "outlets": outlets, "offers": offers}
     return {name: [(f"demo: {name} record {i}", rec) for i, rec in enumerate(rows, 1)] for name, rows in sections.items()}
+
+
+def _pin_example(outlets, offers, today):
+    """Put the documented example's outlet and offer in the catalogue (in place of what the
+    draws gave them, else after the merchant's own), so the docs' codes always exist."""
+    merchant = EXAMPLE_OFFER.split("-")[0]
+    outlet = {"code": EXAMPLE_OUTLET, "merchant": merchant, "name": "Cafe Aroma, Bandra West", "city": "Mumbai",
+              "address": "12 Hill Road, Bandra West, Mumbai", "latitude": f"{EXAMPLE_OUTLET_POSITION[0]:.6f}",
+              "longitude": f"{EXAMPLE_OUTLET_POSITION[1]:.6f}"}
+    offer = {"code": EXAMPLE_OFFER, "title": "10% off at Cafe Aroma", "merchant": merchant, "bank": EXAMPLE_BANK,
+             "valid_from": (today - timedelta(days=90)).isoformat(), "valid_to": (today + timedelta(days=365)).isoformat()}
+    for records, record in ((outlets, outlet), (offers, offer)):
+        same = [i for i, r in enumerate(records) if r["code"] == record["code"]]
+        if same:
+            records[same[0]] = record
+        else:
+            # Kept in the merchant's place: the demo's later offers keep their stories (_historic_reports).
+            records.insert(max((i + 1 for i, r in enumerate(records) if r["merchant"] == merchant), default=0), record)
 
 
 def _offset(lat, metres, bearing_deg):
@@ -130,50 +156,71 @@ def seed_demo(now, default_radius_m, reports=3000, seed=7):
         return create_client("Demo network client (UniPay)", now, network=Network.get(Network.code == "UPN"))
 
 
-def demo_example(credentials, base_url, today):
-    """A ready-to-paste curl command that reports for an active demo offer."""
-    banks = list(Bank.select().join(Network).where(Network.code == "UPN").order_by(Bank.code))
-    for offer in Offer.select().where(Offer.valid_from <= today, Offer.valid_to >= today).order_by(Offer.code):
-        bank = next((b for b in banks if offer.powered_for(b)), None)
-        if bank is not None:
-            break
-    outlet = Outlet.select().where(Outlet.merchant == offer.merchant_id).order_by(Outlet.code).first()
+def ensure_example(today):
+    """Add the documented example's outlet and offer to a demo seeded before they existed."""
+    if Offer.select().where(Offer.code == EXAMPLE_OFFER).exists():
+        return
+    outlets, offers = [], []
+    _pin_example(outlets, offers, today)
+    import_catalog({"networks": [], "banks": [], "merchants": [], "outlets": [("demo: example outlet", outlets[0])],
+                    "offers": [("demo: example offer", offers[0])]})
+
+
+def demo_example(credentials, base_url):
+    """A ready-to-paste curl command that reports for the documented example offer."""
+    outlet = Outlet.get(Outlet.code == EXAMPLE_OUTLET)
     query = (
         f"action=user_feedback&clientkey={credentials['clientkey']}&clientpass={credentials['clientpass']}"
         # Standing at the till, as a phone reports it: about 11 m from the outlet's recorded
         # point, 15 m accuracy (the exact point itself would look spoofed, docs/ranking.md).
-        f"&apikey={credentials['apikey']}&user_id=demo@{bank.code.lower()}.example"
+        f"&apikey={credentials['apikey']}&user_id=demo@{EXAMPLE_BANK.lower()}.example"
         f"&user_latitude={outlet.latitude + 0.0001:.6f}&user_longitude={outlet.longitude:.6f}&user_accuracy=15"
         f"&feedback_type=1&comment=Cashier+refused+the+offer"
-        f"&offer_code={offer.code}&your_bank_code={bank.code}&outlet_code={outlet.code}"
+        f"&offer_code={EXAMPLE_OFFER}&your_bank_code={EXAMPLE_BANK}&outlet_code={EXAMPLE_OUTLET}"
     )
     return f"curl -s '{base_url}/api?{query}'"
 
 
-def demo_bank_page(widget_origin, widget_key, today):
-    """A bank's offer page that embeds the widget, as a bank would."""
-    harbour = Bank.get(Bank.code == "HARBOUR")
-    active = Offer.select().where(Offer.valid_from <= today, Offer.valid_to >= today).order_by(Offer.code)
-    offer = next(offer for offer in active if offer.powered_for(harbour))
-    outlet = Outlet.select().where(Outlet.merchant == offer.merchant_id).order_by(Outlet.code).first()
+def demo_bank_pages(widget_origin, widget_key, widget_secret):
+    """The demo bank's pages by path: "/" for any visitor (an anonymous device), "/signed"
+    for a signed-in customer, whose id this server, as the bank's would, signs with the
+    widget secret (which never reaches the browser)."""
+    signature = user_signature(widget_secret, EXAMPLE_CUSTOMER)
+    return {"/": _bank_page(widget_origin, widget_key),
+            "/signed": _bank_page(widget_origin, widget_key, EXAMPLE_CUSTOMER, signature)}
+
+
+def _bank_page(widget_origin, widget_key, user_id=None, user_sig=None):
+    """Harbour Bank's offer page embedding the widget for the documented example offer."""
+    offer = Offer.get(Offer.code == EXAMPLE_OFFER)
+    outlet = Outlet.get(Outlet.code == EXAMPLE_OUTLET)
+    customer = ""
+    signed = ""
+    if user_id:
+        customer = f"<p>Signed in as {html.escape(user_id)}: your reports are vouched for by the bank.</p>"
+        signed = f' data-user-id="{html.escape(user_id)}" data-user-sig="{html.escape(user_sig)}"'
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Harbour Bank: card offers</title>
 <style>body{{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f3f5f9;color:#1b1b1f}}
 header{{background:#0a3d62;color:#fff;padding:12px 16px}}main{{max-width:34rem;margin:0 auto;padding:16px}}
 .card{{background:#fff;border-radius:12px;padding:16px;margin-bottom:16px;box-shadow:0 1px 3px #0002}}</style></head>
-<body><header><strong>Harbour Bank</strong> · Card offers</header><main>
+<body><header><strong>Harbour Bank</strong> · Card offers</header><main>{customer}
 <div class="card"><h1>{html.escape(offer.title)}</h1><p>At {html.escape(outlet.name)}, valid until {offer.valid_to:%d %b %Y}.</p></div>
 <div class="card"><h2>Offer refused at the till?</h2>
-<script src="{widget_origin}/widget.js" async data-key="{widget_key}" data-offer="{offer.code}" data-bank="HARBOUR"></script>
+<script src="{widget_origin}/widget.js" async data-key="{widget_key}" data-offer="{EXAMPLE_OFFER}" data-outlet="{EXAMPLE_OUTLET}" data-bank="{EXAMPLE_BANK}"{signed}></script>
 </div></main></body></html>"""
 
 
-def serve_demo_page(host, port, page):
-    """Serve one HTML page on port (or, if taken, any free one) from a background thread; returns the port."""
+def serve_demo_pages(host, port, pages):
+    """Serve pages ({path: HTML}) on port (or, if taken, any free one) from a background thread; returns the port."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 (http.server's naming)
+            page = pages.get(self.path.split("?")[0])
+            if page is None:
+                self.send_error(404)
+                return
             body = page.encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")

@@ -105,14 +105,20 @@ def network_of(address):
     return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else str(ip)
 
 
-def resolve_report(lookups, reporter, *, bank_code, offer_code, outlet_code="", feedback_type=None):
-    """The catalogue rows a report names (outlet None when not named; feedback type when
-    given), checked to belong together and to the reporter; else ReportRejected."""
+def served_bank(lookups, reporter, bank_code):
+    """The bank a code names, known and one the reporter serves; else ReportRejected."""
     bank = lookups.bank(bank_code) if bank_code else None
     if bank is None:
         raise ReportRejected("unknown_code", "Unknown your_bank_code.", ["your_bank_code"])
     if not reporter.serves(bank):
         raise ReportRejected("not_allowed", "This client may not report for that bank.", ["your_bank_code"])
+    return bank
+
+
+def resolve_report(lookups, reporter, *, bank_code, offer_code, outlet_code="", feedback_type=None):
+    """The catalogue rows a report names (outlet None when not named; feedback type when
+    given), checked to belong together and to the reporter; else ReportRejected."""
+    bank = served_bank(lookups, reporter, bank_code)
     offer = lookups.offer(offer_code)
     if offer is None:
         raise ReportRejected("unknown_code", "Unknown offer_code.", ["offer_code"])

@@ -265,3 +265,10 @@ class LeaderboardForm(CredentialsForm):
     def validate_limit(self, field):
         if field.data is not None and field.data != int(field.data):
             raise ValidationError("must be a whole number")
+
+
+class OffersForm(CredentialsForm):
+    """action=offers: a network's client may name one of its banks."""
+
+    your_bank_code = StringField("your_bank_code", [Length(max=64, message="must be at most 64 characters"), plain_text()],
+                                 filters=[strip])

@@ -86,6 +86,14 @@ class Offer(BaseModel):
             return self.bank_id == bank.id
         return self.network_id == bank.network_id
 
+    @classmethod
+    def usable_by(cls, bank_id=None, network_id=None):
+        """powered_for as an SQL condition: the offers a bank's customers can use, or, for a
+        network (network_id alone), those of the network and of every bank on it."""
+        if bank_id is not None:  # a bank without a network: "network IN (NULL)" matches nothing
+            return (cls.bank == bank_id) | cls.network.in_(Bank.select(Bank.network).where(Bank.id == bank_id))
+        return (cls.network == network_id) | cls.bank.in_(Bank.select(Bank.id).where(Bank.network == network_id))
+
 
 class FeedbackType(BaseModel):
     id = IntegerField(primary_key=True)

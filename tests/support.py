@@ -60,14 +60,14 @@ def run_py(env, *args):
 
 
 @contextmanager
-def served(env, log_path, workers=2):
-    """`run.py serve` (gunicorn) on a free port until the block ends; yields its base URL.
-    Without its job runner, unless env sets JOBS=1 (tests/test_alerts.py)."""
+def served(env, log_path, workers=2, options=()):
+    """`run.py serve [OPTIONS]` (gunicorn) on a free port until the block ends; yields its base
+    URL. Without its job runner, unless env sets JOBS=1 (tests/test_alerts.py)."""
     port = free_port()
     env = {"JOBS": "0", **env}
     with log_path.open("w") as log:
-        process = subprocess.Popen([sys.executable, "run.py", "serve", "--port", str(port), "--workers", str(workers)],
-                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen([sys.executable, "run.py", "serve", "--port", str(port), "--workers", str(workers),
+                                    *options], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     assert wait_until_up(base + "/healthz", process), log_path.read_text()
     try:
@@ -75,6 +75,21 @@ def served(env, log_path, workers=2):
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@contextmanager
+def served_demo(folder):
+    """What `make run` serves, in folder: the demo seeded (`run.py seed-demo`), then `run.py
+    serve --demo`, with its bank pages on a second origin. Yields the base URL, the `export`
+    line seed-demo printed (and its variables), the bank pages' origin and the database file."""
+    env = site_env(folder)
+    export = re.search(r"^\s*(export .+)$", run_py(env, "seed-demo"), re.M).group(1)
+    log_path = folder / "server.log"
+    with served(env, log_path, options=["--demo"]) as base:
+        # Printed (and flushed) before gunicorn starts, so there once the server answers.
+        pages = re.search(r"Demo bank page with the widget \(a second origin\): (\S+)/", log_path.read_text()).group(1)
+        variables = dict(pair.split("=", 1) for pair in export.removeprefix("export ").split())
+        yield {"base": base, "export": export, "variables": variables, "pages": pages, "db": folder / "site.db"}
 
 
 def nginx():

@@ -395,3 +395,91 @@ def test_a_column_retyped_under_a_prepared_statement_loses_no_report(database_ur
         assert call(client, {**report_params, "user_id": user}).get_json()["status"] == "success"
     assert sorted(user for (user,) in Feedback.select(Feedback.user_id).tuples()) == [
         "asha@example.com", "second@example.com", "third@example.com"]
+
+
+# --- action=offers --------------------------------------------------------------------
+
+
+def offers(client, credentials, method="GET", **params):
+    keys = {k: credentials[k] for k in ("clientkey", "clientpass", "apikey")}
+    return call(client, {"action": "offers", **keys, **params}, method)
+
+
+def listed(response):
+    body = response.get_json()
+    assert response.status_code == 200 and body["status"] == "success", body
+    return {offer["offer_code"]: offer for offer in body["offers"]}
+
+
+def test_a_bank_client_lists_its_banks_and_its_networks_offers_with_their_outlets(client, bank_client):
+    found = listed(offers(client, bank_client))
+    assert list(found) == ["OF1", "OF2", "OF3", "OF5", "OF6"]  # not OF4, Lone Bank's
+    assert found["OF1"] == {
+        "offer_code": "OF1", "title": "10% off at Cafe Aroma", "merchant_code": "M1", "merchant_name": "Cafe Aroma",
+        "valid_from": "2020-01-01", "valid_to": "2099-12-31", "status": "active", "bank_code": "BANK1",
+        "network_code": None,
+        "outlets": [{"outlet_code": "O1", "name": "Cafe Aroma, Bandra", "address": "12 Hill Road", "city": "Mumbai",
+                     "latitude": 19.0596, "longitude": 72.8295, "radius_m": 150},
+                    {"outlet_code": "O2", "name": "Cafe Aroma, kiosk", "address": None, "city": "Mumbai",
+                     "latitude": None, "longitude": None, "radius_m": 150}]}
+    assert (found["OF2"]["bank_code"], found["OF2"]["network_code"]) == (None, "NET1")
+    assert [found[code]["status"] for code in ("OF3", "OF5")] == ["expired", "not_started"]
+    assert [o["radius_m"] for o in found["OF6"]["outlets"]] == [300]  # the catalogue's own geofence
+    assert listed(offers(client, bank_client, your_bank_code="BANK1")) == found  # its own bank: the same
+
+
+def test_a_bank_without_a_network_lists_only_its_own_offers(client, catalog):
+    from backend.credentials import create_client
+    from backend.models import Bank
+
+    issued = create_client("Lone Bank app", utcnow(), bank=Bank.get(Bank.code == "BANK3"))
+    credentials = {"clientkey": issued.client.clientkey, "clientpass": issued.clientpass, "apikey": issued.apikey}
+    assert list(listed(offers(client, credentials))) == ["OF4"]
+
+
+def test_a_network_client_lists_its_banks_offers_or_one_banks(client, network_client):
+    everything = listed(offers(client, network_client))
+    assert list(everything) == ["OF1", "OF2", "OF3", "OF5", "OF6"]  # BANK1's and NET1's; BANK3 is off the network
+    assert list(listed(offers(client, network_client, your_bank_code="BANK2"))) == ["OF2"]
+    assert listed(offers(client, network_client, "POST", your_bank_code="BANK1")) == everything
+    as_json = client.post("/api", json={"action": "offers", "your_bank_code": "BANK2",
+                                        **{k: network_client[k] for k in ("clientkey", "clientpass", "apikey")}})
+    assert list(listed(as_json)) == ["OF2"]
+
+
+@pytest.mark.parametrize("who, bank, status, code", [
+    ("bank", "BANK2", 403, "not_allowed"),  # another bank on its network
+    ("network", "BANK3", 403, "not_allowed"),  # a bank off the network
+    ("network", "NOPE", 422, "unknown_code"),
+])
+def test_offers_of_a_bank_the_client_does_not_serve_are_refused(client, bank_client, network_client, who, bank, status,
+                                                                 code):
+    credentials = bank_client if who == "bank" else network_client
+    assert_error(offers(client, credentials, your_bank_code=bank), status, code, ["your_bank_code"])
+
+
+def test_offers_refuse_wrong_missing_or_malformed_input(client, bank_client):
+    body = assert_error(offers(client, {**bank_client, "clientpass": "wrong"}), 401, "invalid_credentials")
+    assert body["fields"] == ["clientkey", "clientpass", "apikey"]
+    assert_error(client.get("/api?action=offers"), 400, "missing_value", ["clientkey", "clientpass", "apikey"])
+    assert_error(offers(client, bank_client, your_bank_code="B" * 65), 400, "invalid_value", ["your_bank_code"])
+    assert_error(offers(client, bank_client, your_bank_code="BANK1\x00"), 400, "invalid_value", ["your_bank_code"])
+    refused = client.post("/api", json={"action": "offers", "your_bank_code": 1,
+                                        **{k: bank_client[k] for k in ("clientkey", "clientpass", "apikey")}})
+    assert_error(refused, 400, "invalid_value", ["your_bank_code"])
+
+
+def test_offers_take_two_catalogue_queries_not_one_per_offer(client, bank_client, shops, monkeypatch):
+    """One query for the offers and one for their outlets, not one per offer."""
+    statements = []
+    execute_sql = database.obj.execute_sql
+
+    def counted(sql, *args, **kwargs):
+        statements.append(sql)
+        return execute_sql(sql, *args, **kwargs)
+
+    monkeypatch.setattr(database.obj, "execute_sql", counted)
+    found = listed(offers(client, bank_client))
+    assert len(found) == 10 and all(offer["outlets"] for offer in found.values())
+    catalogue = [sql for sql in statements if 'FROM "offer"' in sql or 'FROM "outlet"' in sql]
+    assert len(catalogue) == 2, catalogue

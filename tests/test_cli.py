@@ -101,6 +101,39 @@ def test_seed_demo_fills_an_empty_database_once(run):
     assert Feedback.select().count() == reports.count()
 
 
+def test_seed_demo_prints_the_line_that_makes_the_docs_examples_run(run, tmp_path):
+    """docs/api.md's examples use $CLIENTKEY, $CLIENTPASS and $APIKEY, docs/widget.md's the widget key and secret."""
+    output = run("seed-demo").output
+    printed = dict(line.split(None, 1) for line in output.splitlines()[1:] if line.startswith("  ") and "=" not in line)
+    export = next(line.strip() for line in output.splitlines() if line.strip().startswith("export "))
+    variables = dict(pair.split("=", 1) for pair in export.removeprefix("export ").split())
+    assert variables == {"CLIENTKEY": printed["clientkey"], "CLIENTPASS": printed["clientpass"],
+                         "APIKEY": printed["apikey"], "WIDGET_KEY": printed["widget_key"],
+                         "WIDGET_SECRET": printed["widget_secret"]}
+    client = Client.get(Client.clientkey == variables["CLIENTKEY"])
+    assert (client.widget_key, client.widget_secret) == (variables["WIDGET_KEY"], variables["WIDGET_SECRET"])
+    saved = json.loads((tmp_path / "data" / "demo-credentials.json").read_text())
+    assert saved["widget_secret"] == variables["WIDGET_SECRET"]
+
+
+def test_a_demo_seeded_before_the_documented_example_gets_it(run, tmp_path):
+    """Demos seeded by an earlier release lack the docs' example offer and the saved widget secret."""
+    from backend.demo import EXAMPLE_OFFER, EXAMPLE_OUTLET, ensure_example
+
+    run("seed-demo")
+    saved_path = tmp_path / "data" / "demo-credentials.json"
+    saved = json.loads(saved_path.read_text())
+    secret = saved.pop("widget_secret")
+    saved_path.write_text(json.dumps(saved))
+    Feedback.delete().where(Feedback.offer == Offer.get(Offer.code == EXAMPLE_OFFER)).execute()
+    Offer.delete().where(Offer.code == EXAMPLE_OFFER).execute()
+    ensure_example(utcnow().date())
+    offer = Offer.get(Offer.code == EXAMPLE_OFFER)
+    assert offer.status_on(utcnow().date()) == "active" and offer.bank.code == "HARBOUR"
+    assert Outlet.get(Outlet.code == EXAMPLE_OUTLET).merchant_id == offer.merchant_id
+    assert f"widget_secret {secret}" in run("seed-demo", "--if-empty").output
+
+
 CSV_HEADER = "reported_at,your_bank_code,user_id,offer_code,outlet_code,feedback_type,user_latitude,user_longitude,user_accuracy,comment\n"
 
 
@@ -190,7 +223,7 @@ def test_the_curl_command_make_run_prints_records_a_report_that_counts(app, clie
 
     issued = seed_demo(utcnow(), 150, reports=50)
     credentials = {"clientkey": issued.client.clientkey, "clientpass": issued.clientpass, "apikey": issued.apikey}
-    command = demo_example(credentials, "http://127.0.0.1:8000", utcnow().date())
+    command = demo_example(credentials, "http://127.0.0.1:8000")
     answer = client.get("/api?" + urlsplit(command.split("'")[1]).query).get_json()
     assert (answer["status"], answer["location"]["verdict"]) == ("success", "at_outlet")
     report = Feedback.get(Feedback.public_id == answer["feedback_id"])

@@ -3,7 +3,7 @@ import re
 from pathlib import Path
 
 from backend.api import ACTIONS, ERROR_STATUS
-from backend.forms import LeaderboardForm, UserFeedbackForm
+from backend.forms import LeaderboardForm, OffersForm, UserFeedbackForm
 from backend.geo import VERDICTS
 from backend.models import DEFAULT_FEEDBACK_TYPES
 
@@ -54,6 +54,7 @@ def test_feedback_types_are_documented():
 def test_examples_use_only_documented_parameters():
     documented = {row[0] for row in table_rows("## Parameters of `user_feedback`")}
     documented |= {row[0] for row in table_rows("### Parameters of `merchant_leaderboard`")}
+    documented |= {row[0] for row in table_rows("### Parameters of `offers`")}
     used = set(re.findall(r"[?&]([a-z_]+)=", API_DOC)) | set(re.findall(r"--data-urlencode ([a-z_]+)=", API_DOC))
     assert used <= documented
 
@@ -61,3 +62,10 @@ def test_examples_use_only_documented_parameters():
 def test_leaderboard_parameters_are_documented():
     documented = {row[0] for row in table_rows("### Parameters of `merchant_leaderboard`")}
     assert documented == {"action"} | {field.name for field in LeaderboardForm()}
+
+
+def test_offers_parameters_are_documented():
+    rows = table_rows("### Parameters of `offers`")
+    assert {row[0] for row in rows} == {"action"} | {field.name for field in OffersForm()}
+    required = {field.name for field in OffersForm() if any(getattr(v, "__name__", "") == "required" for v in field.validators)}
+    assert {row[0] for row in rows if row[1] == "yes"} == {"action"} | required

@@ -8,7 +8,7 @@ from pathlib import Path
 from wtforms.validators import Length
 
 from backend.api import ACTIONS, ERROR_STATUS, OPENAPI_DOCUMENT
-from backend.forms import LeaderboardForm, UserFeedbackForm
+from backend.forms import LeaderboardForm, OffersForm, UserFeedbackForm
 from backend.geo import VERDICTS
 from backend.models import utcnow
 from support import make_report
@@ -118,6 +118,10 @@ def test_leaderboard_parameters_match_the_form():
     check_request_schema(SCHEMAS["LeaderboardRequest"], LeaderboardForm())
 
 
+def test_offers_parameters_match_the_form():
+    check_request_schema(SCHEMAS["OffersRequest"], OffersForm())
+
+
 def test_every_verdict_is_described():
     location = SCHEMAS["FeedbackRecorded"]["properties"]["location"]["properties"]
     assert location["verdict"]["enum"] == list(VERDICTS)
@@ -153,6 +157,9 @@ def test_success_answers_have_exactly_the_described_keys(client, report_params):
     board = client.get("/api", query_string={"action": "merchant_leaderboard", **credentials}).get_json()
     assert board["merchants"], board
     assert_keys_match(board, success)
+    offers = client.get("/api", query_string={"action": "offers", **credentials}).get_json()
+    assert any(offer["outlets"] and offer["network_code"] for offer in offers["offers"]), offers
+    assert_keys_match(offers, success)
 
 
 def test_described_answer_examples_have_the_described_keys():
