@@ -106,6 +106,7 @@ def set_disabled(email, disabled, now):
     admin.save()
     if disabled:
         end_sessions(admin)
+        PasswordLink.delete().where(PasswordLink.admin == admin.id).execute()
     return admin
 
 

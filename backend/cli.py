@@ -136,10 +136,13 @@ def widget_origins_command(clientkey, added, removed, origins, clear):
     origins, added, removed = (_checked_origins(given) for given in (origins, added, removed))
     ready_app()
     client = _find_client(clientkey)
-    if origins or clear:
-        set_widget_origins(client, origins)
-    elif added or removed:
-        set_widget_origins(client, [o for o in client.allowed_origins() + added if o not in removed])
+    try:
+        if origins or clear:
+            set_widget_origins(client, origins)
+        elif added or removed:
+            set_widget_origins(client, [o for o in client.allowed_origins() + added if o not in removed])
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(" ".join(client.allowed_origins()) or "(none: the widget is off)")
 
 

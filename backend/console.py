@@ -7,8 +7,9 @@ client or admin is a 404. Platform admins see every client and admin, and alone 
 them for any bank or network. Secrets are shown once, in the answer to the POST that made
 them, and never written to the audit log.
 """
+import re
 import secrets
-from datetime import timedelta
+import threading
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from markupsafe import escape
@@ -35,8 +36,6 @@ bp.context_processor(logout_form)
 ROLE_CHOICES = [SelectChoice("viewer", "Viewer: reads the leaderboard, merchants and cases"),
                 SelectChoice("analyst", "Analyst: also opens and works on cases"),
                 SelectChoice("admin", "Admin: also manages API keys, widget, users and webhooks")]
-# A new forgotten-password e-mail for the same account at most this often.
-FORGOT_EVERY = timedelta(minutes=5)
 
 
 def client_scope(client):
@@ -60,8 +59,12 @@ def as_scope(bank, network):
     return f"bank:{bank.id}" if bank else f"network:{network.id}" if network else "all"
 
 
-def audit(action, detail=""):
-    audit_admin(g.admin, action, detail)
+def audit(action, detail, target_scope):
+    """The signed-in admin's action, in its audience's log and in the audience it acted on
+    (a platform admin's change to a bank's client shows in that bank's log too)."""
+    entry = audit_admin(g.admin, action, detail)
+    if target_scope != entry.scope:
+        record_audit(g.admin, None, target_scope, action, detail, entry.at)
 
 
 def first_error(form):
@@ -119,7 +122,8 @@ def clients():
             bank, network = parse_scope(form.owner.data) if platform else (g.admin.bank, g.admin.network)
             with database.atomic():
                 issued = create_client(form.name.data.strip(), utcnow(), bank=bank, network=network)
-                audit("client.created", f"{issued.client.clientkey} ({issued.client.name}), key {issued.apikey_id}")
+                audit("client.created", f"{issued.client.clientkey} ({issued.client.name}), key {issued.apikey_id}",
+                      client_scope(issued.client))
         else:
             error, status = first_error(form), 400
     return render_template("admin/clients.html", form=form, clients=list(visible_clients()), issued=issued,
@@ -167,7 +171,7 @@ def add_key(client_id):
     client = posted_client(client_id)
     with database.atomic():
         apikey, key_id = add_api_key(client, utcnow())
-        audit("apikey.added", f"{client.clientkey}: {key_id}")
+        audit("apikey.added", f"{client.clientkey}: {key_id}", client_scope(client))
     return render_client(client, new_key=(key_id, apikey))
 
 
@@ -182,7 +186,7 @@ def revoke_key(client_id, key_id):
     with database.atomic():
         if not revoke_api_key(client, key_id, utcnow()):
             abort(404)
-        audit("apikey.revoked", f"{client.clientkey}: {key_id}")
+        audit("apikey.revoked", f"{client.clientkey}: {key_id}", client_scope(client))
     return redirect(url_for("console.client_page", client_id=client.id))
 
 
@@ -193,9 +197,12 @@ def add_origin(client_id):
     form = OriginForm(request.form)
     if not form.validate():
         return render_client(client, 400, origin_form=form, error=first_error(form))
-    with database.atomic():
-        set_widget_origins(client, client.allowed_origins() + [form.origin.data])
-        audit("widget.origin_added", f"{client.clientkey}: {form.origin.data}")
+    try:
+        with database.atomic():
+            set_widget_origins(client, client.allowed_origins() + [form.origin.data])
+            audit("widget.origin_added", f"{client.clientkey}: {form.origin.data}", client_scope(client))
+    except ValueError as exc:
+        return render_client(client, 400, origin_form=form, error=f"Origin: {exc}.")
     return redirect(url_for("console.client_page", client_id=client.id))
 
 
@@ -208,7 +215,7 @@ def remove_origin(client_id):
         abort(404)
     with database.atomic():
         set_widget_origins(client, [o for o in client.allowed_origins() if o != origin])
-        audit("widget.origin_removed", f"{client.clientkey}: {origin}")
+        audit("widget.origin_removed", f"{client.clientkey}: {origin}", client_scope(client))
     return redirect(url_for("console.client_page", client_id=client.id))
 
 
@@ -219,7 +226,7 @@ def rotate_widget_secret(client_id):
     with database.atomic():
         client.widget_secret = secrets.token_hex(32)
         client.save()
-        audit("widget.secret_rotated", client.clientkey)
+        audit("widget.secret_rotated", client.clientkey, client_scope(client))
     return render_client(client, new_widget_secret=client.widget_secret)
 
 
@@ -246,8 +253,21 @@ def origin_check(client_id):
 
 # Admin users.
 
+# One plain address (no display name, no list): an invitation goes to exactly one mailbox.
+ADDRESS = re.compile(r"[A-Za-z0-9.!#$&'*+/=?^_`{|}~-]+@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+")
+
+
+def one_address(form, field):
+    if not ADDRESS.fullmatch(field.data or ""):
+        raise ValidationError("give one e-mail address, such as name@bank.example")
+
+
+def stripped(value):
+    return value.strip() if isinstance(value, str) else value
+
+
 class InviteForm(CsrfForm):
-    email = EmailField("E-mail", [InputRequired(), Length(max=254), no_control_characters])
+    email = EmailField("E-mail", [InputRequired(), Length(max=254), one_address], filters=[stripped])
     role = SelectField("Role", choices=ROLE_CHOICES, default="viewer")
     scope = SelectField("Organisation", choices=[])
 
@@ -273,31 +293,45 @@ def visible_users():
     return query
 
 
+def mails_links():
+    """E-mailed links need SMTP and PUBLIC_URL: a link built from the request's Host header
+    would let anyone who asks for one (/forgot, Host: evil.example) receive its token."""
+    return bool(current_app.config["SMTP_URL"] and current_app.config["PUBLIC_URL"])
+
+
 def make_link(user, purpose):
-    """A new one-time link that sets user's password (older ones end)."""
+    """A new one-time link that sets user's password (older ones end). Shown to an admin
+    only when not e-mailed: the admin's own request names the host it reached."""
     token = new_password_link(user, purpose, utcnow())
-    base = current_app.config["PUBLIC_URL"] or request.host_url.rstrip("/")
+    base = current_app.config["PUBLIC_URL"] if mails_links() else request.host_url.rstrip("/")
     return f"{base}{url_for('console.set_password')}?token={token}"
 
 
 def deliver_link(user, purpose, link):
-    """(link to show, problem): e-mailed where SMTP is set up (and then not shown, so that
+    """(link to show, problem): e-mailed where mails_links() (and then not shown, so that
     nobody but its owner can use it), else shown for the admin to pass on. Called after the
     transaction: a slow mail server holds no lock."""
-    if not current_app.config["SMTP_URL"]:
+    if not mails_links():
         return link, None
+    if not mail_link(current_app.config, current_app.logger, user, purpose, link):
+        return None, "The e-mail could not be sent (the server log says why); try again later."
+    return None, None
+
+
+def mail_link(config, logger, user, purpose, link):
+    """Send the link to user; False (logged) when the mail server refused or failed."""
     invite = purpose == "invite"
     words = ("You are invited to the Offers Feedback console" if invite else
              "A new password was asked for your Offers Feedback account")
     try:
-        send_email(current_app.config, user.email, "[Offers Feedback] " + ("Your invitation" if invite else "Set a new password"),
+        send_email(config, user.email, "[Offers Feedback] " + ("Your invitation" if invite else "Set a new password"),
                    f"{words}. Set your password here (the link works once):\n\n{link}\n",
                    f'<!doctype html><html><body><p>{words}. <a href="{escape(link)}">Set your password</a> '
                    f"(the link works once).</p></body></html>")
-    except Exception as exc:  # noqa: BLE001  (the admin sees that it failed, and can send another)
-        current_app.logger.warning("A password link to admin %s could not be sent: %s", user.id, type(exc).__name__)
-        return None, "The e-mail could not be sent (the server log says why); try again later."
-    return None, None
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("A password link to admin %s could not be sent: %s", user.id, type(exc).__name__)
+        return False
+    return True
 
 
 def own_scope_text(admin):
@@ -330,7 +364,7 @@ def users():
             scope = form.scope.data if platform else own_scope_text(g.admin)
             with database.atomic():
                 user = create_admin(form.email.data, None, scope, utcnow(), role=form.role.data)
-                audit("admin.invited", f"{user.email} as {user.role} ({scope_name(admin_scope(user))})")
+                audit("admin.invited", f"{user.email} as {user.role} ({scope_name(admin_scope(user))})", admin_scope(user))
                 link = make_link(user, "invite")
             shown["link"], shown["error"] = deliver_link(user, "invite", link)
             shown["invited"], form = user, invite_form(None, platform)
@@ -361,17 +395,22 @@ def user_role(user_id):
         abort(400)
     with database.atomic():
         AdminUser.update(role=form.role.data).where(AdminUser.id == user.id).execute()
-        audit("admin.role_changed", f"{user.email}: {user.role} -> {form.role.data}")
+        audit("admin.role_changed", f"{user.email}: {user.role} -> {form.role.data}", admin_scope(user))
     return redirect(url_for("console.users"))
 
 
 @bp.post("/users/<int:user_id>/disable")
 @requires("admin")
 def user_disable(user_id):
+    """Disable (ending its sessions and links) or enable an admin: the form says which, so
+    that a page shown before someone else's change cannot undo it."""
     user = posted_user(user_id)
+    wanted = request.form.get("disabled")
+    if wanted not in ("1", "0"):
+        abort(400)
     with database.atomic():
-        set_disabled(user.email, user.disabled_at is None, utcnow())
-        audit("admin.enabled" if user.disabled_at else "admin.disabled", user.email)
+        set_disabled(user.email, wanted == "1", utcnow())
+        audit("admin.disabled" if wanted == "1" else "admin.enabled", user.email, admin_scope(user))
     return redirect(url_for("console.users"))
 
 
@@ -380,7 +419,7 @@ def user_disable(user_id):
 def user_reset(user_id):
     user = posted_user(user_id)
     with database.atomic():
-        audit("admin.reset_link", user.email)
+        audit("admin.reset_link", user.email, admin_scope(user))
         link = make_link(user, "reset")
     link, problem = deliver_link(user, "reset", link)
     return render_template("admin/link_sent.html", user=user, link=link, error=problem), 400 if problem else 200
@@ -416,25 +455,28 @@ def set_password():
 
 
 class ForgotForm(CsrfForm):
-    email = EmailField("E-mail", [InputRequired(), Length(max=254), no_control_characters])
+    email = EmailField("E-mail", [InputRequired(), Length(max=254), no_control_characters], filters=[stripped])
 
 
 @bp.route("/forgot", methods=["GET", "POST"])
 def forgot():
-    """E-mail a reset link, where SMTP is set up; the answer is the same for any address."""
+    """E-mail a reset link, where links are e-mailed; the answer is the same for any
+    address, and as quick (the e-mail goes from a thread). A live link (an invitation, a
+    reset an admin sent) is left alone: asking again cannot end it."""
     g.admin = None
-    smtp = bool(current_app.config["SMTP_URL"])
+    smtp = mails_links()
     form = ForgotForm(request.form if request.method == "POST" else None)
     if request.method == "POST" and smtp and form.validate():
         user = find_admin(form.email.data)
         now = utcnow()
-        recent = user and PasswordLink.select().where(PasswordLink.admin == user.id,
-                                                      PasswordLink.created_at > now - FORGOT_EVERY).exists()
-        if user and user.disabled_at is None and not recent:
+        live = user and PasswordLink.select().where(PasswordLink.admin == user.id, PasswordLink.used_at.is_null(),
+                                                    PasswordLink.expires_at > now).exists()
+        if user and user.disabled_at is None and not live:
             with database.atomic():
                 record_audit(user, None, admin_scope(user), "admin.reset_asked", "by e-mail", now)
                 link = make_link(user, "reset")
-            deliver_link(user, "reset", link)
+            threading.Thread(target=mail_link, args=(current_app.config, current_app.logger, user, "reset", link),
+                             name="reset-link-mail", daemon=True).start()
         return render_template("admin/forgot.html", form=form, smtp=smtp, sent=True)
     status = 400 if request.method == "POST" else 200
     return render_template("admin/forgot.html", form=form, smtp=smtp, sent=False), status

@@ -1,6 +1,8 @@
 """API clients and their secrets: generated, shown once, kept only as digests."""
 import hashlib
 import hmac
+import ipaddress
+import re
 import secrets
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -68,19 +70,47 @@ def create_client(name, now, bank=None, network=None, origins=()):
     return IssuedClient(client, clientpass, apikey, apikey_id, widget_secret)
 
 
+# A host name as browsers send it in Origin: ASCII labels (IDNA-encoded), dots between.
+HOST_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
+MAX_ORIGINS = 20  # allowed page origins per client: they all go in one response header
+
+
 def normalized_origin(url):
-    """scheme://host[:port] of a page URL, lower-cased; ValueError when it has none."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{url!r} is not an http(s) origin such as https://www.bank.example")
+    """scheme://host[:port] of a page URL, lower-cased, the host IDNA-encoded; ValueError
+    when it has none, or anything that could change the frame's frame-ancestors header
+    (spaces, wildcards, quotes, separators, %-escapes) or is not a host name or IP address."""
+    problem = ValueError(f"{url!r} is not an http(s) origin such as https://www.bank.example")
+    text = url.strip()
+    if not text.isprintable() or any(c.isspace() or c in "*;,'\"%\\" for c in text):
+        raise problem
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise problem from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username is not None or port == 0:
+        raise problem
+    try:
+        address = ipaddress.ip_address(parts.hostname)
+        host = f"[{address.compressed}]" if address.version == 6 else address.compressed
+    except ValueError:
+        try:
+            host = parts.hostname.rstrip(".").encode("idna").decode("ascii")
+        except UnicodeError:
+            raise problem from None
+        if len(host) > 253 or not HOST_NAME.fullmatch(host):
+            raise problem
     default_port = {"http": 80, "https": 443}[parts.scheme]
-    port = f":{parts.port}" if parts.port and parts.port != default_port else ""
-    return f"{parts.scheme}://{parts.hostname}{port}"
+    return f"{parts.scheme}://{host}{f':{port}' if port and port != default_port else ''}"
 
 
 def set_widget_origins(client, origins):
-    """Replace the page origins allowed to embed the client's widget (none turns it off)."""
-    client.widget_origins = " ".join(dict.fromkeys(normalized_origin(origin) for origin in origins))
+    """Replace the page origins allowed to embed the client's widget (none turns it off);
+    origins as normalized_origin gave them. ValueError beyond MAX_ORIGINS."""
+    kept = list(dict.fromkeys(origins))
+    if len(kept) > MAX_ORIGINS:
+        raise ValueError(f"a client allows at most {MAX_ORIGINS} page origins")
+    client.widget_origins = " ".join(kept)
     client.save()
 
 

@@ -1,10 +1,15 @@
 """Per-worker caches for the read-mostly look-ups each API request makes."""
+import logging
 import threading
 import time
+
+from peewee import DatabaseError
 
 from .credentials import load_credentials
 from .models import ApiKey, Bank, FeedbackType, Offer, Outlet
 from .ranking import outlet_counts
+
+log = logging.getLogger(__name__)
 
 
 class TTLCache:
@@ -55,8 +60,12 @@ class Lookups:
         if len(self._key_minutes) >= 10_000:
             self._key_minutes.clear()
         self._key_minutes[key_id] = minute
-        ApiKey.update(last_used_at=minute).where(
-            ApiKey.key_id == key_id, ApiKey.last_used_at.is_null() | (ApiKey.last_used_at < minute)).execute()
+        try:
+            ApiKey.update(last_used_at=minute).where(
+                ApiKey.key_id == key_id, ApiKey.last_used_at.is_null() | (ApiKey.last_used_at < minute)).execute()
+        except DatabaseError:  # a locked database: bookkeeping must not fail the request; next minute, again
+            log.warning("Could not record the last use of API key %s", key_id)
+            self._key_minutes.pop(key_id, None)
 
     def credentials(self, clientkey, fresh=False):
         return self._credentials.get(clientkey, lambda: load_credentials(clientkey), fresh)

@@ -2,6 +2,7 @@
 secret, admin users with roles, and one-time password links; every admin route for every
 role. Flask's test client on both databases; the browser journey is in tests/browser/."""
 import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -82,7 +83,9 @@ def test_origins_are_added_and_removed_one_at_a_time_and_checked(bank_admin, ban
     assert post(bank_admin, url + "/origins", {"origin": "https://m.firstbank.example:8443"}).status_code == 302
     assert Client.get_by_id(client_id).allowed_origins() == ["https://www.firstbank.example",
                                                              "https://m.firstbank.example:8443"]
-    for bad in ("javascript:alert(1)", "www.firstbank.example", "ftp://x.example", "https://a\x00b.example"):
+    for bad in ("javascript:alert(1)", "www.firstbank.example", "ftp://x.example", "https://a\x00b.example",
+                "https://bank.example *", "https://bank.example;sandbox", "https://*.bank.example", "'unsafe-inline'",
+                "https://%62ank.example", "https://u:p@bank.example", "https://bank.example:0", "https://a\u00a0b.example"):
         refused = post(bank_admin, url + "/origins", {"origin": bad})
         assert refused.status_code == 400 and "Origin:" in refused.get_data(as_text=True)
     assert post(bank_admin, url + "/origins/remove", {"origin": "https://www.firstbank.example"}).status_code == 302
@@ -167,17 +170,21 @@ def test_roles_change_and_disabling_ends_sessions_but_never_one_s_own(bank_admin
     assert post(bank_admin, f"/admin/users/{viewer.id}/role", {"role": "admin"}).status_code == 302
     assert browser.get("/admin/clients").status_code == 200  # at once, in the open session
     assert post(bank_admin, f"/admin/users/{viewer.id}/role", {"role": "owner"}).status_code == 400
-    assert post(bank_admin, f"/admin/users/{viewer.id}/disable").status_code == 302
+    link = new_password_link(viewer, "reset", utcnow())
+    assert post(bank_admin, f"/admin/users/{viewer.id}/disable", {"disabled": "1"}).status_code == 302
     assert AdminSession.select().where(AdminSession.admin == viewer.id).count() == 0
     assert browser.get("/admin/leaderboard").status_code == 302
-    assert post(bank_admin, f"/admin/users/{viewer.id}/disable").status_code == 302  # enables again
+    assert post(bank_admin, f"/admin/users/{viewer.id}/disable", {"disabled": "1"}).status_code == 302  # stays disabled
+    assert post(bank_admin, f"/admin/users/{viewer.id}/disable").status_code == 400  # says which
+    assert post(bank_admin, f"/admin/users/{viewer.id}/disable", {"disabled": "0"}).status_code == 302
     assert find_admin("viewer@bank1.example").disabled_at is None
+    assert app.test_client().get(f"/admin/password?token={link}").status_code == 404  # disabling ended it
     me = find_admin("first@bank1.example")
     for action in ("role", "disable", "reset"):
         assert post(bank_admin, f"/admin/users/{me.id}/{action}", {"role": "viewer"}).status_code == 403
     assert find_admin("first@bank1.example").role == "admin" and find_admin("first@bank1.example").disabled_at is None
     assert [e.action for e in AuditEntry.select().where(AuditEntry.action.startswith("admin."))
-            .order_by(AuditEntry.id)] == ["admin.role_changed", "admin.disabled", "admin.enabled"]
+            .order_by(AuditEntry.id)] == ["admin.role_changed", "admin.disabled", "admin.disabled", "admin.enabled"]
 
 
 def test_platform_admins_make_bank_and_network_admins(client, admins):
@@ -208,9 +215,61 @@ def test_links_expire_end_each_other_and_disabled_accounts_get_none(app, admins)
     assert log_in(browser, "first@bank1.example").status_code == 302  # the old password still works
 
 
+def test_origins_in_any_script_and_at_most_twenty(bank_admin, bank_client):
+    url = f"/admin/clients/{bank_client['client'].id}/origins"
+    assert post(bank_admin, url, {"origin": "https://Пример.рф/offers"}).status_code == 302
+    assert post(bank_admin, url, {"origin": "https://[::1]:8443"}).status_code == 302
+    for n in range(18):
+        assert post(bank_admin, url, {"origin": f"https://o{n}.example"}).status_code == 302
+    assert Client.get_by_id(bank_client["client"].id).allowed_origins()[:2] == ["https://xn--e1afmkfd.xn--p1ai",
+                                                                              "https://[::1]:8443"]
+    refused = post(bank_admin, url, {"origin": "https://one-too-many.example"})
+    assert refused.status_code == 400 and "at most 20" in refused.get_data(as_text=True)
+
+
+def test_a_platform_admin_s_change_to_a_bank_shows_in_the_bank_s_log(client, admins, bank_client):
+    log_in(client, "ops@platform.example")
+    post(client, f"/admin/clients/{bank_client['client'].id}/widget-secret")
+    bank = Bank.get(Bank.code == "BANK1")
+    assert [(e.scope, e.email) for e in AuditEntry.select().where(AuditEntry.action == "widget.secret_rotated")
+            .order_by(AuditEntry.scope)] == [("all", "ops@platform.example"), (f"bank:{bank.id}", "ops@platform.example")]
+
+
+def test_an_invitation_goes_to_one_plain_address(bank_admin):
+    for bad in ("a@x.example, ops@platform.example", "Boss <boss@bank1.example>", "no-at-sign", "a@b"):
+        assert post(bank_admin, "/admin/users", {"email": bad, "role": "viewer"}).status_code == 400
+    assert post(bank_admin, "/admin/users", {"email": "  spaced@bank1.example ", "role": "viewer"}).status_code == 200
+    assert find_admin("spaced@bank1.example") is not None
+
+
+def test_links_are_e_mailed_only_to_the_public_url_never_the_host_asked(app, admins, smtp):
+    inbox, url = smtp
+    app.config["SMTP_URL"] = url  # without PUBLIC_URL: nothing is e-mailed, whatever Host says
+    anonymous = app.test_client()
+    page = anonymous.post("/admin/forgot", data={"email": "ops@platform.example",
+                                                 "csrf_token": csrf_token(anonymous, "/admin/login")},
+                          headers={"Host": "evil.example"}).get_data(as_text=True)
+    assert "Ask an admin" in page and PasswordLink.select().count() == 0 and inbox.messages == []
+    app.config["PUBLIC_URL"] = "https://feedback.example"
+    form = anonymous.get("/admin/forgot", headers={"Host": "evil.example"}).get_data(as_text=True)
+    answer = anonymous.post("/admin/forgot", headers={"Host": "evil.example"}, data={
+        "email": "ops@platform.example", "csrf_token": CSRF_FIELD.search(form).group(1)})
+    assert "If that address has an account" in answer.get_data(as_text=True)
+    wait_for(lambda: inbox.messages)
+    text = inbox.messages[0][1].get_body(("plain",)).get_content()
+    assert "https://feedback.example/admin/password?token=" in text and "evil" not in text
+
+
+def wait_for(condition, seconds=10):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "not within 10 s"
+        time.sleep(0.02)
+
+
 def test_with_smtp_reset_links_go_by_e_mail_only(app, admins, smtp):
     inbox, url = smtp
-    app.config["SMTP_URL"] = url
+    app.config["SMTP_URL"], app.config["PUBLIC_URL"] = url, "https://feedback.example"
     bank_admin = app.test_client()
     log_in(bank_admin, "first@bank1.example")
     create_admin("second@bank1.example", PASSWORD, "bank:BANK1", utcnow())
@@ -219,15 +278,18 @@ def test_with_smtp_reset_links_go_by_e_mail_only(app, admins, smtp):
     assert "We e-mailed them a link" in page and "token=" not in page
     (to, message), = inbox.messages
     assert to == ["second@bank1.example"]
-    link = re.search(r"http://localhost(/admin/password\?token=\S+)", message.get_body(("plain",)).get_content()).group(1)
+    link = re.search(r"https://feedback\.example(/admin/password\?token=\S+)", message.get_body(("plain",)).get_content()).group(1)
     assert app.test_client().get(link).status_code == 200
 
-    # Forgotten passwords: the same answer for any address, one e-mail per 5 minutes.
+    # Forgotten passwords: the same answer for any address; a live link is not replaced.
     anonymous = app.test_client()
-    for email in ("lone@bank3.example", "nobody@nowhere.example", "lone@bank3.example"):
+    for email in ("lone@bank3.example", "nobody@nowhere.example", "lone@bank3.example", "second@bank1.example"):
         answer = anonymous.post("/admin/forgot", data={"email": email, "csrf_token": csrf_token(anonymous, "/admin/forgot")})
         assert answer.status_code == 200 and "If that address has an account" in answer.get_data(as_text=True)
+    wait_for(lambda: len(inbox.messages) == 2)
+    time.sleep(0.2)
     assert [to for to, _ in inbox.messages] == [["second@bank1.example"], ["lone@bank3.example"]]
+    assert app.test_client().get(link).status_code == 200  # the admin's link to second@ still works
 
 
 def test_the_cli_prints_a_reset_link_and_admins_get_a_role(tmp_path, database_url, admins):
