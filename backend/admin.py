@@ -7,23 +7,23 @@ import csv
 import functools
 import io
 import re
-from datetime import date, timedelta
-from urllib.parse import urlsplit
+from datetime import date, datetime, time, timedelta
+from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 from peewee import fn
-from wtforms import BooleanField, DateField, EmailField, Form, PasswordField, SelectField
+from wtforms import BooleanField, DateField, EmailField, Form, HiddenField, IntegerField, PasswordField, SelectField
 from wtforms.csrf.session import SessionCSRF
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Optional, ValidationError
+from wtforms.validators import AnyOf, InputRequired, NumberRange, Optional, ValidationError
 
 from .accounts import (admin_scope, authenticate, end_expired_sessions, end_session, find_admin, has_role,
                        session_admin, start_session, visible_banks)
 from .audit import audit_admin
-from .cases import case_label, effect_chart, latest_cases
+from .cases import case_label, effect_chart, flagged_counts, latest_cases
 from .charts import sparkline_points, weekly_chart
 from .models import Bank, Case, Feedback, FeedbackType, Merchant, MerchantDay, Offer, Outlet, utcnow
-from .ranking import MIN_CUSTOMERS, Filters, merchant_leaderboard, scope_condition
+from .ranking import MIN_CUSTOMERS, ORDERS, Figure, Filters, merchant_leaderboard, scope_condition, summary
 from .rollups import OFFER_EXPIRED, count_before_reading
 from .web import ADMIN_PREFIX
 
@@ -76,6 +76,8 @@ class FilterForm(Form):
     city = SelectField("City", choices=[], default="")
     verified = BooleanField("Verified at the outlet only")
     no_case = BooleanField("No case yet")
+    order = HiddenField("Order", [Optional(), AnyOf(list(ORDERS))], default="rank")
+    page = IntegerField("Page", [Optional(), NumberRange(1, 10_000)], default=1)
 
     def validate(self, extra_validators=None):
         """Also check a custom period's dates (Optional() would skip a field-level check)."""
@@ -232,8 +234,9 @@ def filters_from_request():
     today = utcnow().date()
     if form.period.data == "custom":
         start, end = form.start.data, form.end.data
-    else:
+    else:  # the dates show the period chosen; changing one makes the period "From … to …" (console.js)
         start, end = today - timedelta(days=int(form.period.data) - 1), today
+        form.start.data, form.end.data = start, end
     if form.bank.data:
         scope = f"bank:{next(bank.id for bank in banks if bank.code == form.bank.data)}"
     return form, Filters(scope, start, end, int(form.feedback_type.data), form.city.data, form.verified.data)
@@ -244,24 +247,40 @@ def wants_fragment():
     return request.headers.get("HX-Request") and request.headers.get("HX-Request-Type") != "full"
 
 
+PAGE_ROWS = 25
+
+
 @bp.get("/leaderboard")
 @login_required
 def leaderboard():
-    """The merchants where the bank or network must step in, ranked."""
+    """The merchants where the bank or network must step in, ranked, a page at a time."""
     form, filters = filters_from_request()
     today = utcnow().date()
-    with_case = Case.select().where(Case.scope == admin_scope(g.admin)).count() if form.no_case.data else 0
-    # Without the merchants that have a case: as many more rows read as there are cases, then 25 shown.
-    board = merchant_leaderboard(filters, today, limit=25 + with_case, outlets=outlets_of(filters)) if filters else None
+    board = figures = None
+    if filters:
+        page = form.page.data or 1
+        with_case = ({merchant_id for (merchant_id,) in Case.select(Case.merchant).where(
+            Case.scope == admin_scope(g.admin)).tuples()} if form.no_case.data else frozenset())
+        board = merchant_leaderboard(filters, today, limit=PAGE_ROWS, offset=(page - 1) * PAGE_ROWS,
+                                     order=form.order.data or "rank", leave_out=with_case, outlets=outlets_of(filters))
+        figures = summary(filters)
+        figures["flagged"] = Figure(*flagged_counts(filters.scope, datetime.combine(filters.start, time())))
     cases = latest_cases(admin_scope(g.admin), [row.merchant_id for row in board.ranked]) if board else {}
-    if board and form.no_case.data:
-        board.ranked = [row for row in board.ranked if row.merchant_id not in cases][:25]
     now = utcnow()
-    context = {"form": form, "filters": filters, "board": board, "types": _type_names(), "min_customers": MIN_CUSTOMERS,
-               "sparkline": sparkline_points, "query": request.query_string.decode(), "cases": cases,
-               "case_label": lambda case: case_label(case, now), "case_form": CsrfForm()}
+    labels = dict(FeedbackType.select(FeedbackType.id, FeedbackType.label).tuples())
+    context = {"form": form, "filters": filters, "board": board, "figures": figures, "labels": labels,
+               "min_customers": MIN_CUSTOMERS, "sparkline": sparkline_points, "query": request.query_string.decode(),
+               "cases": cases, "case_label": lambda case: case_label(case, now), "case_form": CsrfForm(),
+               "with_args": with_args, "page_rows": PAGE_ROWS}
     template = "admin/_leaderboard.html" if wants_fragment() else "admin/leaderboard.html"
     return render_template(template, **context), 200 if filters else 400
+
+
+def with_args(**changes):
+    """This page's query string with some arguments changed (None drops one)."""
+    args = request.args.to_dict()
+    args.update(changes)
+    return urlencode({name: value for name, value in args.items() if value is not None})
 
 
 @bp.get("/leaderboard.csv")
@@ -271,7 +290,8 @@ def leaderboard_csv():
     form, filters = filters_from_request()
     if filters is None:
         abort(400)
-    board = merchant_leaderboard(filters, utcnow().date(), limit=1000, outlets=outlets_of(filters))
+    # Every ranked merchant, however many.
+    board = merchant_leaderboard(filters, utcnow().date(), limit=10**9, outlets=outlets_of(filters))
     now = utcnow()
     cases = latest_cases(admin_scope(g.admin), [r.merchant_id for r in board.ranked + board.low_volume])
     types = _type_names()

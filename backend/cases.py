@@ -284,3 +284,14 @@ def _finding(action, before, after):
 def scope_admins(scope):
     """The admins who may own a case of this audience: its analysts and admins."""
     return list(admins_of(scope).where(AdminUser.role != "viewer").order_by(AdminUser.email))
+
+
+def flagged_counts(scope, since):
+    """(merchants flagged now, merchants flagged at the moment since) on an audience's
+    leaderboard, as the flag evaluations found them (MerchantFlag, FlagChange)."""
+    now = MerchantFlag.select().where(MerchantFlag.scope == scope, MerchantFlag.flag != "").count()
+    latest = (FlagChange.select(FlagChange.merchant, fn.MAX(FlagChange.id).alias("last"))
+              .where(FlagChange.scope == scope, FlagChange.changed_at < since).group_by(FlagChange.merchant))
+    before = (FlagChange.select().join(latest, on=(FlagChange.id == latest.c.last))
+              .where(FlagChange.flag != "").count())
+    return now, before

@@ -83,9 +83,22 @@ class MerchantRow:
 
 @dataclass
 class Leaderboard:
-    ranked: list
+    ranked: list  # the rows asked for: a page of the ranked merchants, in the order asked
     low_volume: list
-    low_volume_count: int
+    low_volume_count: int  # exact when ranked_count is known, else at least this many
+    ranked_count: int | None = None  # every ranked merchant (None: not all were read)
+    more: bool = False  # ranked merchants after these
+
+
+# The orders a leaderboard lists its ranked merchants in: by rank (score per outlet), or
+# by a count, highest first (ties by rank). Each needs only what every candidate has.
+ORDERS = {
+    "rank": lambda row: row.rank,
+    "score": lambda row: (-row.score, row.rank),
+    "reports": lambda row: (-row.reports, row.rank),
+    "customers": lambda row: (-row.distinct_customers, row.rank),
+    "customer_days": lambda row: (-row.customer_days, row.rank),
+}
 
 
 RANKING_COUNTERS = ("reports", "customer_days", "score")  # summed for every merchant
@@ -120,19 +133,27 @@ def scope_condition(model, scope):
     return True
 
 
-def merchant_leaderboard(filters, today, limit=25, min_customers=MIN_CUSTOMERS, outlets=None, flags_only=False):
+def merchant_leaderboard(filters, today, limit=25, min_customers=MIN_CUSTOMERS, outlets=None, flags_only=False,
+                         offset=0, order="rank", leave_out=frozenset()):
     """Rank merchants by score per outlet for an audience and filters (a chain's many
     outlets draw more reports than one shop, and staff are trained outlet by outlet);
     low-volume ones listed apart. outlets: {merchant: outlets in the city filtered on}, if
     the caller keeps them (Lookups.outlet_counts). flags_only: without what the flags do not
-    need (the breakdown by problem, the outlets affected), for the flag evaluation job."""
+    need (the breakdown by problem, the outlets affected), for the flag evaluation job.
+
+    The rows are the ranked merchants from offset on, at most limit of them, in order (one
+    of ORDERS), without those in leave_out (they keep their ranks). In rank order only as
+    many merchants are read as the page needs; any other order, or leaving some out, reads
+    every candidate's distinct customers, and then the ranked count is known."""
     count_before_reading()
     with large_reads():
         return _leaderboard(filters, today, limit, min_customers,
-                            outlet_counts(filters.city) if outlets is None else outlets, flags_only)
+                            outlet_counts(filters.city) if outlets is None else outlets, flags_only,
+                            offset, order, leave_out)
 
 
-def _leaderboard(filters, today, limit, min_customers, outlets, flags_only=False):
+def _leaderboard(filters, today, limit, min_customers, outlets, flags_only=False, offset=0, order="rank",
+                 leave_out=frozenset()):
     totals = (_rollup(filters, filters.start, filters.end)
               .select(MerchantDay.merchant, *_sums(RANKING_COUNTERS, filters.verified_only))
               .group_by(MerchantDay.merchant).tuples())
@@ -144,22 +165,62 @@ def _leaderboard(filters, today, limit, min_customers, outlets, flags_only=False
     candidates = sorted((r for r in rows if r.customer_days >= min_customers),
                         key=lambda r: (-r.score / r.outlets, -r.score, -r.reports, r.merchant_id))
     ranked, low = [], [r for r in rows if r.customer_days < min_customers]
+    everyone = order != "rank" or bool(leave_out)
+    wanted = offset + limit + 1  # one more tells whether a next page exists
     position = 0
-    while len(ranked) < limit and position < len(candidates):
-        batch = candidates[position:position + 2 * limit]
+    while (everyone or len(ranked) < wanted) and position < len(candidates):
+        batch = candidates[position:position + max(2 * limit, 50)]
         position += len(batch)
         distinct = _distinct_customers(filters, [r.merchant_id for r in batch], today)
         for total in batch:
             vouched, anonymous = distinct.get(total.merchant_id, (0, 0))
             row = total.row(distinct_customers=vouched, anonymous_customers=anonymous)
             (ranked if row.distinct_customers >= min_customers else low).append(row)
-    ranked = ranked[:limit]
     for rank, row in enumerate(ranked, 1):
         row.rank = rank
+    listed = sorted((row for row in ranked if row.merchant_id not in leave_out), key=ORDERS[order])
+    shown = listed[offset:offset + limit]
     low.sort(key=lambda r: (-r.reports, r.merchant_id))
     low_shown = [r if isinstance(r, MerchantRow) else r.row() for r in low[:10]]
-    _fill_details(filters, ranked + low_shown, today, median_level(filters, rows), flags_only)
-    return Leaderboard(ranked, low_shown, len(low))
+    _fill_details(filters, shown + low_shown, today, median_level(filters, rows), flags_only)
+    return Leaderboard(shown, low_shown, len(low), len(listed) if position >= len(candidates) else None,
+                       len(listed) > offset + limit)
+
+
+FIGURE_BASE_MIN = 10  # a summary figure's change is a percentage from this earlier figure on
+
+
+@dataclass
+class Figure:
+    """One figure of the summary strip: this period's, and the period before's of the same length."""
+
+    now: float
+    before: float
+
+    @property
+    def change(self):
+        """The relative change, or None when the earlier figure is too small for a share
+        of it to mean anything (1 report then, 600 now is not "+59,900 %")."""
+        return (self.now - self.before) / self.before if self.before >= FIGURE_BASE_MIN else None
+
+
+def summary(filters):
+    """The audience's figures for the period against the period before (same filters):
+    reports, customer-days, the share of reports verified at the outlet. One sum over the
+    counters of both periods, without reading any merchant apart."""
+    length = (filters.end - filters.start).days + 1
+    previous_start = filters.start - timedelta(days=length)
+    reports = MerchantDay.verified_reports if filters.verified_only else MerchantDay.reports
+    days = MerchantDay.verified_customer_days if filters.verified_only else MerchantDay.customer_days
+    this_period = Case(None, [(MerchantDay.day >= filters.start, 1)], 0)
+    sums = {current: (0, 0, 0) for current in (0, 1)}
+    for current, *values in (_rollup(filters, previous_start, filters.end)
+                             .select(this_period, fn.SUM(reports), fn.SUM(days), fn.SUM(MerchantDay.verified_reports))
+                             .group_by(this_period).tuples()):
+        sums[int(current)] = tuple(int(value or 0) for value in values)
+    (reports_before, days_before, verified_before), (reports_now, days_now, verified_now) = sums[0], sums[1]
+    return {"reports": Figure(reports_now, reports_before), "customer_days": Figure(days_now, days_before),
+            "verified_share": Figure(verified_now / max(reports_now, 1), verified_before / max(reports_before, 1))}
 
 
 class Total(NamedTuple):

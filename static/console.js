@@ -11,3 +11,13 @@ document.querySelectorAll("button[data-copy]").forEach(function (button) {
     });
   });
 });
+
+// The leaderboard's period: changing a date makes it "From … to …" (the dates shown are
+// the period's), before htmx sends the form (this runs first, in the capture phase).
+document.addEventListener("change", function (event) {
+  var field = event.target;
+  if (field.matches && field.matches(".filters input[type=date]")) {
+    var period = field.form.querySelector("select[name=period]");
+    if (period) period.value = "custom";
+  }
+}, true);

@@ -2,9 +2,10 @@
 import os
 import re
 
+import pytest
 from playwright.sync_api import expect
 
-from support import ROOT, browser_log_in
+from support import ROOT, axe_violations, browser_log_in
 
 SAVE_SCREENSHOTS = os.environ.get("SAVE_SCREENSHOTS") == "1"  # refresh docs/*.png
 
@@ -92,3 +93,48 @@ def test_a_case_from_the_leaderboard_to_the_effect_of_its_action(page, demo_site
     assert page.goto(case_url).status == 404
     page.goto(demo_site["base"] + "/admin/cases")
     expect(page.get_by_text(merchant)).to_have_count(0)
+
+
+def page_scrolls_sideways(page):
+    return page.evaluate("document.documentElement.scrollWidth > document.documentElement.clientWidth")
+
+
+@pytest.mark.parametrize("width", [360, 1280])
+def test_the_leaderboard_and_merchant_page_fit_a_phone_and_a_wide_screen(page, demo_site, width):
+    page.set_viewport_size({"width": width, "height": 800})
+    browser_log_in(page, demo_site, "platform")
+    expect(page.locator("dl.strip")).to_be_visible()
+    assert not page_scrolls_sideways(page)
+    if SAVE_SCREENSHOTS:
+        page.screenshot(path=ROOT / "docs" / f"leaderboard-{width}.png")
+    page.locator("table.board tbody tr").first.get_by_role("link").first.click()
+    expect(page.locator("svg.chart").first).to_be_visible()
+    assert not page_scrolls_sideways(page)
+    if SAVE_SCREENSHOTS:
+        page.screenshot(path=ROOT / "docs" / f"merchant-{width}.png", full_page=True)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_admin_view_passes_axe(page, demo_site, scheme):
+    page.emulate_media(color_scheme=scheme)
+    base = demo_site["base"]
+    page.goto(base + "/admin/login")
+    assert axe_violations(page) == [], "login"
+    page.goto(base + "/admin/forgot")
+    assert axe_violations(page) == [], "forgot"
+    browser_log_in(page, demo_site, "platform")
+    views = {"leaderboard": "/admin/leaderboard", "cases": "/admin/cases", "alerts": "/admin/alerts",
+             "webhooks": "/admin/webhooks", "audit": "/admin/audit", "clients": "/admin/clients", "users": "/admin/users",
+             "account": "/admin/account", "not found": "/admin/merchants/999999"}
+    merchant = page.locator("table.board tbody tr").first.get_by_role("link").first.get_attribute("href")
+    views["merchant"] = merchant
+    page.goto(base + "/admin/clients")
+    views["client"] = page.locator("table a").first.get_attribute("href")
+    for name, path in views.items():
+        page.goto(base + path)
+        assert axe_violations(page) == [], name
+    page.goto(base + "/admin/leaderboard")
+    page.locator("table.board tbody tr").filter(has=page.get_by_role("button", name="Open case")).first.get_by_role(
+        "button", name="Open case").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Case")
+    assert axe_violations(page) == [], "case"
