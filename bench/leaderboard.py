@@ -9,7 +9,8 @@ prints the median time of the 30-day leaderboard query (platform and one bank's 
 of the full page render (Flask test client, logged-in platform admin) for each size, and
 the database's size.
 Usage: .venv/bin/python bench/leaderboard.py [--database sqlite|postgresql] [--sizes 1000000 10000000]
-       KEEP_BENCH_DB=1 keeps the databases (and the PostgreSQL cluster); --kept URL times one again.
+       KEEP_BENCH_DB=1 keeps the databases (and the PostgreSQL cluster); --kept URL times one again;
+       --also order=reports page=2 times the page with those query strings too.
 """
 import argparse
 import bisect
@@ -203,7 +204,7 @@ def fresh_database(kind, tmp, cluster, count):
     return cluster.url.rsplit("/", 1)[0] + f"/bench_{count}"
 
 
-def run_size(kind, count, now, cluster):
+def run_size(kind, count, now, cluster, also=()):
     from backend import create_app
     from backend.catalog import import_catalog
     from backend.db import database
@@ -221,12 +222,13 @@ def run_size(kind, count, now, cluster):
     generate_reports(url, count, now)
     generate_s = time.perf_counter() - began
     rebuild_s, rebuild_mb = rebuild({**os.environ, "DATABASE_URL": url})
-    figures = measure(kind, app, url, now, tmp)
+    figures = measure(kind, app, url, now, tmp, also)
     return {"count": count, "rebuild_s": rebuild_s, "rebuild_mb": rebuild_mb, "generate_s": generate_s, **figures}
 
 
-def measure(kind, app, url, now, tmp):
-    """The queries' and the page's median times, the counters' rows and the database's size."""
+def measure(kind, app, url, now, tmp, also=()):
+    """The queries' and the page's median times (also: other query strings), the counters'
+    rows and the database's size."""
     from backend.accounts import create_admin
     from backend.db import database
     from backend.models import AdminUser
@@ -249,6 +251,10 @@ def measure(kind, app, url, now, tmp):
     client.post("/admin/login", data={"email": "bench@example.com", "password": PASSWORD, "csrf_token": token})
     assert client.get("/admin/leaderboard").status_code == 200
     page_ms = median_ms(lambda: client.get("/admin/leaderboard"))
+    also_ms = {}
+    for query in also:
+        assert client.get(f"/admin/leaderboard?{query}").status_code == 200, query
+        also_ms[query] = median_ms(lambda: client.get(f"/admin/leaderboard?{query}"))
     sizes = {table: database.execute_sql(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
              for table in ("feedback", "merchantday", "customerday")}
     if kind == "sqlite":
@@ -262,10 +268,11 @@ def measure(kind, app, url, now, tmp):
         print(f"kept {url}", file=sys.stderr)
     elif tmp:
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"query_ms": query_ms, "bank_ms": bank_ms, "page_ms": page_ms, "rows": sizes, "mb": megabytes}
+    return {"query_ms": query_ms, "bank_ms": bank_ms, "page_ms": page_ms, "also_ms": also_ms, "rows": sizes,
+            "mb": megabytes}
 
 
-def measure_kept(url, now):
+def measure_kept(url, now, also=()):
     """Time a database an earlier run kept (KEEP_BENCH_DB=1), as it is now: code changed since."""
     from backend import create_app
     from backend.db import database
@@ -279,7 +286,7 @@ def measure_kept(url, now):
     database.close()
     kind = "sqlite" if url.startswith("sqlite:") else "postgresql"
     return {"count": count, "rebuild_s": float("nan"), "rebuild_mb": float("nan"), "generate_s": float("nan"),
-            **measure(kind, app, url, now, None)}
+            **measure(kind, app, url, now, None, also)}
 
 
 def main():
@@ -287,19 +294,21 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--kept", metavar="URL", help="only time a database an earlier run kept (KEEP_BENCH_DB=1)")
+    parser.add_argument("--also", metavar="QUERY", nargs="+", default=[],
+                        help="also time the page with these query strings, e.g. order=reports page=2")
     args = parser.parse_args()
     now = datetime(2026, 11, 25, 12, 0)
     cluster = None
     if args.kept:
         print_results("SQLite (WAL)" if args.kept.startswith("sqlite:") else "PostgreSQL",
-                      [measure_kept(args.kept, now)])
+                      [measure_kept(args.kept, now, args.also)])
         return
     if args.database == "postgresql":
         from support import PostgresCluster
 
         cluster = PostgresCluster(durable=True)  # PostgreSQL's defaults, as a bank would run it
     try:
-        results = [run_size(args.database, count, now, cluster) for count in args.sizes]
+        results = [run_size(args.database, count, now, cluster, args.also) for count in args.sizes]
         if cluster:
             import psycopg2
 
@@ -320,6 +329,8 @@ def print_results(name, results):
         print(f"{r['count']:>12,} {r['query_ms']:>10.1f} ms {r['bank_ms']:>8.1f} ms {r['page_ms']:>9.1f} ms "
               f"{r['rows']['merchantday']:>12,} {r['rebuild_s']:>7.0f} s {r['rebuild_mb']:>9.0f} MB {r['mb']:>6.0f} MB "
               f"{r['generate_s']:>11.0f} s")
+        for query, ms in r["also_ms"].items():
+            print(f"{'':>12} page ?{query}: {ms:.1f} ms")
     print("targets: page under 100 ms at 1M and under 250 ms at 10M")
 
 
