@@ -3,11 +3,12 @@ import re
 from pathlib import Path
 
 from backend.api import ACTIONS, ERROR_STATUS
-from backend.forms import LeaderboardForm, OffersForm, UserFeedbackForm
+from backend.forms import CustomerForm, LeaderboardForm, OffersForm, UserFeedbackForm
 from backend.geo import VERDICTS
 from backend.models import DEFAULT_FEEDBACK_TYPES
 
 API_DOC = (Path(__file__).parent.parent / "docs" / "api.md").read_text()
+CUSTOMER_PARAMETERS = "### Parameters of `customer_reports` and `erase_customer`"
 
 
 def table_rows(heading):
@@ -55,6 +56,7 @@ def test_examples_use_only_documented_parameters():
     documented = {row[0] for row in table_rows("## Parameters of `user_feedback`")}
     documented |= {row[0] for row in table_rows("### Parameters of `merchant_leaderboard`")}
     documented |= {row[0] for row in table_rows("### Parameters of `offers`")}
+    documented |= {row[0] for row in table_rows(CUSTOMER_PARAMETERS)}
     used = set(re.findall(r"[?&]([a-z_]+)=", API_DOC)) | set(re.findall(r"--data-urlencode ([a-z_]+)=", API_DOC))
     assert used <= documented
 
@@ -69,3 +71,12 @@ def test_offers_parameters_are_documented():
     assert {row[0] for row in rows} == {"action"} | {field.name for field in OffersForm()}
     required = {field.name for field in OffersForm() if any(getattr(v, "__name__", "") == "required" for v in field.validators)}
     assert {row[0] for row in rows if row[1] == "yes"} == {"action"} | required
+
+
+def test_customer_request_parameters_are_documented():
+    rows = table_rows(CUSTOMER_PARAMETERS)
+    assert {row[0] for row in rows} == {"action"} | {field.name for field in CustomerForm()}
+    required = {field.name for field in CustomerForm() if any(getattr(v, "__name__", "") == "required" for v in field.validators)}
+    assert {row[0] for row in rows if row[1] == "yes"} == {"action"} | required
+    [action] = [row[2] for row in rows if row[0] == "action"]  # one table for both actions, which share the form
+    assert set(re.findall(r"\w+", action)) & set(ACTIONS) == {"customer_reports", "erase_customer"}

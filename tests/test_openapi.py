@@ -8,7 +8,7 @@ from pathlib import Path
 from wtforms.validators import Length
 
 from backend.api import ACTIONS, ERROR_STATUS, OPENAPI_DOCUMENT
-from backend.forms import LeaderboardForm, OffersForm, UserFeedbackForm
+from backend.forms import CustomerForm, LeaderboardForm, OffersForm, UserFeedbackForm
 from backend.geo import VERDICTS
 from backend.models import utcnow
 from support import make_report
@@ -122,6 +122,12 @@ def test_offers_parameters_match_the_form():
     check_request_schema(SCHEMAS["OffersRequest"], OffersForm())
 
 
+def test_customer_request_parameters_match_the_form():
+    for name, action in (("CustomerReportsRequest", "customer_reports"), ("EraseCustomerRequest", "erase_customer")):
+        assert SCHEMAS[name]["properties"]["action"]["const"] == action
+        check_request_schema(SCHEMAS[name], CustomerForm())
+
+
 def test_every_verdict_is_described():
     location = SCHEMAS["FeedbackRecorded"]["properties"]["location"]["properties"]
     assert location["verdict"]["enum"] == list(VERDICTS)
@@ -160,6 +166,14 @@ def test_success_answers_have_exactly_the_described_keys(client, report_params):
     offers = client.get("/api", query_string={"action": "offers", **credentials}).get_json()
     assert any(offer["outlets"] and offer["network_code"] for offer in offers["offers"]), offers
     assert_keys_match(offers, success)
+    make_report(when=utcnow() - timedelta(hours=2), user="key0@example.com", outlet=None, position=None)
+    customer = {**credentials, "user_id": "key0@example.com"}
+    reports = client.get("/api", query_string={"action": "customer_reports", **customer}).get_json()
+    assert {report["outlet_code"] is None for report in reports["reports"]} == {True, False}, reports
+    assert_keys_match(reports, success)
+    erased = client.get("/api", query_string={"action": "erase_customer", **customer}).get_json()
+    assert erased["erased_reports"] == len(reports["reports"]), erased
+    assert_keys_match(erased, success)
 
 
 def test_described_answer_examples_have_the_described_keys():
