@@ -24,6 +24,7 @@ from .cases import case_label, effect_chart, flagged_counts, latest_cases
 from .charts import sparkline_points, weekly_chart
 from .models import Bank, Case, Feedback, FeedbackType, Merchant, MerchantDay, Offer, Outlet, utcnow
 from .ranking import MIN_CUSTOMERS, ORDERS, Figure, Filters, merchant_leaderboard, scope_condition, summary
+from .privacy import shown
 from .rollups import OFFER_EXPIRED, count_before_reading
 from .web import ADMIN_PREFIX
 
@@ -425,7 +426,7 @@ def merchant_csv(merchant_id):
     slugs = _type_names()
     rows = [[r.public_id, r.created_at.isoformat(timespec="seconds"), outlet_codes.get(r.outlet_id, ""),
              slugs[r.feedback_type_id], r.verdict, "" if r.distance_m is None else r.distance_m,
-             offer_codes[r.offer_id], r.offer_status, bank_codes[r.bank_id], mask_customer(r.user_id), r.comment]
+             offer_codes[r.offer_id], r.offer_status, bank_codes[r.bank_id], mask_customer(r), r.comment]
             for r in reports.iterator()]
     audit_admin(g.admin, "export.merchant_csv", f"{merchant.code}: {len(rows)} reports")
     return csv_response(f"{merchant.code}-reports-{filters.start}-{filters.end}.csv", header, rows)
@@ -442,9 +443,6 @@ def weekly_counts(merchant_id, scope, today, weeks=12):
     return [(first + timedelta(days=7 * i), count) for i, count in enumerate(counts)]
 
 
-def mask_customer(user_id):
-    """Enough of a customer id to tell reports apart, not enough to identify anyone."""
-    if user_id.startswith("device:"):
-        return "device:" + user_id[7:10] + "***"
-    name, at, domain = user_id.partition("@")
-    return f"{name[:1]}***{at}{domain}" if at else user_id[:2] + "***"
+def mask_customer(report):
+    """A report's customer as admin pages show it: its short pseudonym (privacy.shown)."""
+    return shown(report.user_id, report.anonymous)

@@ -8,11 +8,13 @@ from werkzeug.datastructures import MultiDict
 
 from .cases import case_label, latest_cases
 from .credentials import credentials_match
-from .feedback import ReportRejected, Rules, device_hash, ip_hash, submit_report
-from .forms import (LeaderboardForm, OffersForm, UserFeedbackForm, bound_form, form_problems, reported_at_problem,
+from .audit import record_audit
+from .feedback import ReportRejected, Rules, device_hash, ip_hash, served_bank, submit_report
+from .forms import (CustomerForm, LeaderboardForm, OffersForm, UserFeedbackForm, bound_form, form_problems, reported_at_problem,
                     undecodable_fields)
-from .models import FeedbackType, utcnow
+from .models import Bank, FeedbackType, utcnow
 from .offers import usable_offers
+from .privacy import customer_reports, erase_customer
 from .ranking import Filters, merchant_leaderboard
 
 bp = Blueprint("api", __name__)
@@ -71,7 +73,7 @@ def request_params():
 # given"; keys that are no parameter are ignored, as in a query string.
 JSON_NUMBERS = frozenset({"user_latitude", "user_longitude", "user_accuracy", "feedback_type", "limit"})
 JSON_BOOLEANS = frozenset({"verified_only"})
-PARAMETERS = frozenset({"action"} | {field.name for form in (UserFeedbackForm, LeaderboardForm, OffersForm)
+PARAMETERS = frozenset({"action"} | {field.name for form in (UserFeedbackForm, LeaderboardForm, OffersForm, CustomerForm)
                                       for field in form()})
 
 
@@ -237,9 +239,47 @@ def offers(params):
     return jsonify(status="success", offers=listed)
 
 
+def customer_of(params):
+    """(form, bank) of a customer request: a bank's client asks about its own customers, a
+    network's client names one of its banks."""
+    form = validated(CustomerForm(params))
+    credentials = authenticated(form)
+    try:
+        if form.your_bank_code.data:
+            return form, served_bank(current_app.extensions["lookups"], credentials, form.your_bank_code.data)
+    except ReportRejected as exc:
+        raise ApiError(exc.code, exc.message, exc.fields) from None
+    if credentials.bank_id is None:
+        raise ApiError("missing_value", "Missing value for: your_bank_code (a network's client names the bank)",
+                       ["your_bank_code"])
+    return form, Bank.get_by_id(credentials.bank_id)
+
+
+def audit_request(form, bank, action, count):
+    """A customer request in the bank's audit log: which client, how many reports; never the customer's id."""
+    record_audit(None, f"api {form.clientkey.data}", f"bank:{bank.id}", action, f"{count} reports", utcnow())
+
+
+def customer_reports_action(params):
+    """A customer's access request: every report stored of them at that bank."""
+    form, bank = customer_of(params)
+    reports = customer_reports(current_app.config["CUSTOMER_KEY"], bank, form.user_id.data)
+    audit_request(form, bank, "customer.reports_read", len(reports))
+    return jsonify(status="success", reports=reports)
+
+
+def erase_customer_action(params):
+    """A customer's erasure request: their comments, positions and pseudonym leave every report."""
+    form, bank = customer_of(params)
+    erased = erase_customer(current_app.config["CUSTOMER_KEY"], bank, form.user_id.data,
+                            record=lambda erased: audit_request(form, bank, "customer.erased", erased))
+    return jsonify(status="success", erased_reports=erased)
+
+
 # The published documentation spells the report action both ways.
 ACTIONS = {"user_feedback": user_feedback, "feedback": user_feedback, "feedback_types": feedback_types,
-           "merchant_leaderboard": leaderboard, "offers": offers}
+           "merchant_leaderboard": leaderboard, "offers": offers, "customer_reports": customer_reports_action,
+           "erase_customer": erase_customer_action}
 
 
 @bp.route("/api", methods=["GET", "POST"], provide_automatic_options=False)

@@ -23,6 +23,7 @@ from .imports import ImportFileError, count_lines, import_reports
 from .jobs import run_jobs, start_runner_process
 from .lookups import Lookups
 from .models import Bank, Client, Feedback, Network, Offer, create_tables, utcnow
+from .privacy import apply_retention, erase_customer
 from .rollups import count_pending, rebuild_rollups
 
 
@@ -209,6 +210,29 @@ def reset_link_command(email):
         click.echo("(PUBLIC_URL is not set: replace the host with the one the admin reaches us at)", err=True)
 
 
+@cli.command("erase-customer")
+@click.option("--bank", "bank_code", required=True, help="The bank's code in the catalogue.")
+@click.option("--user-id", required=True, help="The bank's id of its customer (as its reports sent it).")
+def erase_customer_command(bank_code, user_id):
+    """Erase a customer: their comments, positions and id leave every report (counts stay)."""
+    config = ready_app().config
+    bank = Bank.get_or_none(Bank.code == bank_code)
+    if bank is None:
+        raise click.ClickException(f"No bank with code {bank_code!r}.")
+    erased = erase_customer(config["CUSTOMER_KEY"], bank, user_id, record=lambda erased: record_audit(
+        None, "cli", f"bank:{bank.id}", "customer.erased", f"{erased} reports", utcnow()))
+    click.echo(json.dumps({"status": "success", "erased_reports": erased}))
+
+
+@cli.command("apply-retention")
+def apply_retention_command():
+    """Remove positions older than KEEP_COORDINATES_DAYS and comments older than
+    KEEP_COMMENTS_DAYS (the job runner does it daily; this is for cron without one)."""
+    config = ready_app().config
+    positions, comments = apply_retention(utcnow(), config["KEEP_COORDINATES_DAYS"], config["KEEP_COMMENTS_DAYS"])
+    click.echo(f"Removed the positions of {positions} reports and the comments of {comments}.")
+
+
 @cli.command("rebuild-rollups")
 def rebuild_rollups_command():
     """Recompute the leaderboard counters from the stored reports."""
@@ -281,7 +305,8 @@ def _seed_demo(app):
     from .demo import seed_demo
 
     click.echo("Seeding the demo catalogue and 90 days of reports ...")
-    issued = seed_demo(utcnow(), app.config["LOCATION_RADIUS_M"])
+    issued = seed_demo(utcnow(), Rules.from_config(app.config), keep_coordinates_days=app.config["KEEP_COORDINATES_DAYS"],
+                       keep_comments_days=app.config["KEEP_COMMENTS_DAYS"])
     credentials = {"clientkey": issued.client.clientkey, "clientpass": issued.clientpass, "apikey": issued.apikey,
                    "widget_key": issued.client.widget_key, "widget_secret": issued.widget_secret}
     for email, scope in (("admin@demo.example", "platform"), ("harbour@demo.example", "bank:HARBOUR")):

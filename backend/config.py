@@ -41,21 +41,28 @@ def private_file(path):
     return path
 
 
-def secret_key():
-    """SECRET_KEY from the environment, else one made once and kept in the data folder;
-    SettingsError when it is shorter than MIN_SECRET_KEY_LENGTH."""
-    if os.environ.get("SECRET_KEY"):
-        key, source = os.environ["SECRET_KEY"], "SECRET_KEY"
+def secret_key(name="SECRET_KEY", file_name="secret_key"):
+    """A key from the environment variable name, else one made once and kept in the data
+    folder's file_name; SettingsError when it is shorter than MIN_SECRET_KEY_LENGTH."""
+    if os.environ.get(name):
+        key, source = os.environ[name], name
     else:
-        path = private_folder(data_dir()) / "secret_key"
+        path = private_folder(data_dir()) / file_name
         if not path.exists():
             private_file(path).write_text(secrets.token_urlsafe(48))
         key, source = path.read_text().strip(), str(path)
     if len(key) < MIN_SECRET_KEY_LENGTH:
-        fix = "set it to" if source == "SECRET_KEY" else "delete the file to have one made, or write"
+        fix = "set it to" if source == name else "delete the file to have one made, or write"
         raise SettingsError(f"{source} holds a secret key of {len(key)} characters: {fix} at least "
                             f"{MIN_SECRET_KEY_LENGTH} random characters.")
     return key
+
+
+def customer_key():
+    """The key customers' ids are pseudonymized with (backend/privacy.py): kept apart from
+    the database, as SECRET_KEY is, and apart from it (rotating SECRET_KEY must not split
+    every customer in two). Lose it and new reports no longer join their customers' old ones."""
+    return secret_key("CUSTOMER_KEY", "customer_key")
 
 
 def on_or_off(name, default):
@@ -110,6 +117,11 @@ def settings():
         "MAX_CONTENT_LENGTH": int(env("MAX_CONTENT_LENGTH", 16 * 1024)),
         # Signs the widget's form tokens; every web worker must share it.
         "SECRET_KEY": secret_key(),
+        # Keys the pseudonyms customers' ids are stored as; every app host must share it.
+        "CUSTOMER_KEY": customer_key(),
+        # Privacy: a report's precise position is kept this many days, its comment this many (then removed).
+        "KEEP_COORDINATES_DAYS": int(env("KEEP_COORDINATES_DAYS", 30)),
+        "KEEP_COMMENTS_DAYS": int(env("KEEP_COMMENTS_DAYS", 365)),
         # How long a widget form stays usable after the frame loaded.
         "WIDGET_TOKEN_SECONDS": int(env("WIDGET_TOKEN_SECONDS", 30 * 60)),
         # Widget reports allowed per hour from one device (or signed user) and from one IP.

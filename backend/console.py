@@ -17,8 +17,8 @@ from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringF
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
 
-from .accounts import (MIN_PASSWORD, admin_scope, create_admin, find_admin, new_password_link, parse_scope,
-                       password_link, set_disabled, use_password_link)
+from .accounts import (MIN_PASSWORD, admin_scope, create_admin, find_admin, has_role, new_password_link, parse_scope,
+                       password_link, set_disabled, use_password_link, visible_banks)
 from .admin import CsrfForm, login_required, logout_form, never_framed, no_control_characters, requires
 from .alerts import send_email
 from .audit import audit_admin, record_audit
@@ -27,6 +27,7 @@ from .credentials import add_api_key, create_client, normalized_origin, revoke_a
 from .db import database
 from .forms import plain_text
 from .models import AdminUser, ApiKey, Bank, Client, Network, Offer, PasswordLink, utcnow
+from .privacy import erase_stored, pseudonym, shown, stored_reports
 from .web import ADMIN_PREFIX
 
 bp = Blueprint("console", __name__, url_prefix=ADMIN_PREFIX)
@@ -487,3 +488,57 @@ def forgot():
 def account():
     """Who the signed-in admin is, and what its role allows."""
     return render_template("admin/account.html", roles=ROLE_CHOICES)
+
+
+# A customer's reports: looked up by the bank's id of them (hashed, never stored).
+
+class CustomerForm(CsrfForm):
+    bank = SelectField("Bank", choices=[])
+    user_id = StringField("The customer's id at the bank", [InputRequired(), Length(max=254), plain_text()],
+                          filters=[stripped])
+
+
+@bp.route("/customers", methods=["GET", "POST"])
+@requires("analyst")
+def customers():
+    """Find a customer's reports (an access request), and erase them (admins). The id is
+    typed, hashed and forgotten: it travels in a POST body only (never in a URL or a log),
+    and the page never shows it back (erasing names the customer by pseudonym)."""
+    banks = visible_banks(admin_scope(g.admin))
+    form = CustomerForm(request.form if request.method == "POST" else None)
+    form.bank.choices = [SelectChoice(bank.code, bank.name) for bank in banks]
+    if request.method == "GET":
+        return render_template("admin/customers.html", form=form, reports=None)
+    if request.form.get("erase"):
+        return erase_view(banks)
+    if not form.validate():
+        return render_template("admin/customers.html", form=form, reports=None), 400
+    bank = next(bank for bank in banks if bank.code == form.bank.data)
+    stored = pseudonym(current_app.config["CUSTOMER_KEY"], bank.id, form.user_id.data)
+    return customer_view(form, bank, stored)
+
+
+def customer_view(form, bank, stored, erased=None):
+    reports = stored_reports(bank, stored)
+    if erased is None:
+        audit("customer.reports_read", f"{len(reports)} reports", f"bank:{bank.id}")
+    form.user_id.data = ""
+    return render_template("admin/customers.html", form=form, reports=reports, bank=bank, erased=erased, stored=stored,
+                           shown=shown(stored))
+
+
+def erase_view(banks):
+    """Erase the customer the page found (its pseudonym, at one of the admin's banks)."""
+    if not has_role(g.admin, "admin"):
+        abort(403)
+    if not CsrfForm(request.form).validate():
+        abort(400)
+    bank = next((bank for bank in banks if bank.code == request.form.get("bank")), None)
+    stored = request.form.get("erase", "")
+    if bank is None or len(stored) > 64:
+        abort(404)
+    erased = erase_stored(bank, stored, record=lambda erased: audit("customer.erased", f"{erased} reports",
+                                                                    f"bank:{bank.id}"))
+    form = CustomerForm(formdata=None, bank=bank.code)
+    form.bank.choices = [SelectChoice(b.code, b.name) for b in banks]
+    return customer_view(form, bank, stored, erased)

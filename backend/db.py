@@ -40,8 +40,10 @@ def open_database(url, wal_autocheckpoint=1000):
         return SqliteDatabase(
             str(path),
             # mmap: each worker re-reads pages another worker changed; mapped, that is cheap.
+            # secure_delete: what an erasure or retention removes is overwritten in the file,
+            # not left in free space (docs/privacy.md; its cost: docs/operations.md).
             pragmas={"journal_mode": "wal", "synchronous": "normal", "foreign_keys": 1, "mmap_size": 256 * 2**20,
-                     "wal_autocheckpoint": wal_autocheckpoint},
+                     "wal_autocheckpoint": wal_autocheckpoint, "secure_delete": 1},
             timeout=15,
             lock_type="IMMEDIATE",
         )

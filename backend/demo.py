@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from .catalog import import_catalog
 from .credentials import create_client, user_signature
 from .db import database
-from .feedback import Rules, record_feedback
+from .feedback import record_feedback
+from .privacy import apply_retention
 from .geo import EARTH_RADIUS_M
 from .models import Bank, FeedbackType, Network, Offer, Outlet
 from .rollups import count_pending
@@ -146,14 +147,17 @@ def _historic_reports(now, rng, count, rules):
         )
 
 
-def seed_demo(now, default_radius_m, reports=3000, seed=7):
-    """Fill an empty database with the demo; returns the demo client's issued credentials."""
+def seed_demo(now, rules, reports=3000, seed=7, keep_coordinates_days=30, keep_comments_days=365):
+    """Fill an empty database with the demo; returns the demo client's issued credentials.
+    Its history is kept as retention would have left it (positions of the last days only)."""
     rng = random.Random(seed)
     with database.atomic():
         import_catalog(demo_catalog(now.date(), rng))
-        _historic_reports(now, rng, reports, Rules(default_radius_m, timedelta(hours=24)))
+        _historic_reports(now, rng, reports, rules)
         count_pending()
-        return create_client("Demo network client (UniPay)", now, network=Network.get(Network.code == "UPN"))
+        issued = create_client("Demo network client (UniPay)", now, network=Network.get(Network.code == "UPN"))
+    apply_retention(now, keep_coordinates_days, keep_comments_days)
+    return issued
 
 
 def ensure_example(today):

@@ -15,6 +15,7 @@ from typing import NamedTuple
 from .db import database, prepared, retried_if_stale, write_transaction
 from .geo import distance_m, location_verdict, nearest_outlet
 from .models import Outlet
+from .privacy import pseudonym
 from .rollups import note_stored
 
 # A position this close to the outlet's recorded point, or claiming this accuracy, is what
@@ -62,10 +63,11 @@ class Rules:
 
     default_radius_m: int
     duplicate_window: timedelta
+    customer_key: str  # keys the pseudonyms customers are stored as (privacy.pseudonym)
 
     @classmethod
     def from_config(cls, config):
-        return cls(config["LOCATION_RADIUS_M"], timedelta(hours=config["DUPLICATE_WINDOW_HOURS"]))
+        return cls(config["LOCATION_RADIUS_M"], timedelta(hours=config["DUPLICATE_WINDOW_HOURS"]), config["CUSTOMER_KEY"])
 
 
 @dataclass(frozen=True)
@@ -173,11 +175,13 @@ def record_feedback(
 ):
     """Store a report made at time now, unless the same customer (bank, user_id) made the
     same one within the duplicate window; judge the evidence it carries as it arrives.
+    user_id is the bank's id of its customer: it is stored as its pseudonym.
 
     outlet may be None for a report kept at merchant level. The leaderboard counters take
     the report up later (rollups.count_pending).
     """
     check_belongs_together(bank, offer, outlet)
+    user_id = pseudonym(rules.customer_key, bank.id, user_id)  # the id itself is never stored
     received_at = received_at or now
     delayed = received_at - now > timedelta(minutes=1)
     radius_m = (outlet.radius_m if outlet else None) or rules.default_radius_m

@@ -272,3 +272,10 @@ class OffersForm(CredentialsForm):
 
     your_bank_code = StringField("your_bank_code", [Length(max=64, message="must be at most 64 characters"), plain_text()],
                                  filters=[strip])
+
+
+class CustomerForm(OffersForm):
+    """action=customer_reports and action=erase_customer: one customer of one bank (a
+    network's client names the bank)."""
+
+    user_id = ReportForm.user_id

@@ -1,4 +1,4 @@
-"""The job runner: evaluates flags, delivers alerts and sends digests on a schedule.
+"""The job runner: evaluates flags, delivers alerts, sends digests and applies retention on a schedule.
 
 `run.py serve` starts it beside the web server (JOBS=0: not); `run.py worker` runs it
 alone. APScheduler schedules (intervals in seconds, a daily time, no overlapping runs); the
@@ -20,6 +20,7 @@ from .cases import FULL_EVALUATION, audiences_since, evaluate_flags
 from .config import PROJECT_DIR
 from .db import database, held_alone
 from .models import utcnow
+from .privacy import apply_retention
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ def run_jobs(app):
                       args=[app, "deliver", deliver], id="deliver")
     scheduler.add_job(run_locked, "cron", hour=config["DIGEST_HOUR"], args=[app, "digest",
                       lambda now: send_digests(now, config)], id="digest")
+    scheduler.add_job(run_locked, "cron", hour=config["DIGEST_HOUR"], minute=30, args=[app, "retention", lambda now: apply_retention(
+        now, config["KEEP_COORDINATES_DAYS"], config["KEEP_COMMENTS_DAYS"])], id="retention")
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: scheduler.shutdown(wait=False))
     log.info("Job runner started: flags every %s s, deliveries every %s s", config["FLAG_EVALUATION_SECONDS"],

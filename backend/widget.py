@@ -17,6 +17,7 @@ from wtforms import Form, StringField, ValidationError
 from .config import PROJECT_DIR
 from .credentials import signature_matches
 from .feedback import Reporter, ReportRejected, Rules, ip_hash, resolve_report, submit_report
+from .privacy import pseudonym
 from .forms import NumberField, between, plain_text, strip, undecodable_fields
 from .i18n import TEXT, language, type_label
 from .models import Client, Feedback, FeedbackType, utcnow
@@ -284,7 +285,8 @@ def report():
     config = current_app.config
     now = utcnow()
     address = ip_hash(config["SECRET_KEY"], request.remote_addr or "unknown")
-    by_device, by_ip = recent_reports(state["u"], address, now - timedelta(hours=1))
+    by_device, by_ip = recent_reports(pseudonym(config["CUSTOMER_KEY"], context["bank"].id, state["u"]), address,
+                                      now - timedelta(hours=1))
     if by_device >= config["WIDGET_REPORTS_PER_DEVICE_HOUR"] or by_ip >= config["WIDGET_REPORTS_PER_IP_HOUR"]:
         raise Problem("rate_limited", 429)
     try:
@@ -321,7 +323,7 @@ def reference_number(feedback_id):
     return f"{digits[:4]}-{digits[4:]}"
 
 
-def recent_reports(user_id, ip_hash, since):
-    """Widget reports stored since a time: (from this customer or device, from this IP)."""
+def recent_reports(stored_id, ip_hash, since):
+    """Widget reports stored since a time: (from this customer or device (its pseudonym), from this IP)."""
     recent = Feedback.select().where(Feedback.channel == "widget", Feedback.created_at > since)
-    return recent.where(Feedback.user_id == user_id).count(), recent.where(Feedback.ip_hash == ip_hash).count()
+    return recent.where(Feedback.user_id == stored_id).count(), recent.where(Feedback.ip_hash == ip_hash).count()

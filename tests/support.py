@@ -89,7 +89,8 @@ def served_demo(folder):
         # Printed (and flushed) before gunicorn starts, so there once the server answers.
         pages = re.search(r"Demo bank page with the widget \(a second origin\): (\S+)/", log_path.read_text()).group(1)
         variables = dict(pair.split("=", 1) for pair in export.removeprefix("export ").split())
-        yield {"base": base, "export": export, "variables": variables, "pages": pages, "db": folder / "site.db"}
+        yield {"base": base, "export": export, "variables": variables, "pages": pages, "db": folder / "site.db",
+               "env": env}
 
 
 def nginx():
@@ -187,6 +188,7 @@ def make_report(*, when, user="asha@example.com", bank="BANK1", offer="OF1", out
                 accuracy=10, **extra):
     """Record a report through the domain function, as an entrance would; position: "at"
     (the outlet's door), "away" (5 km off), None (not shared), or (latitude, longitude)."""
+    from backend.config import customer_key
     from backend.feedback import Rules, record_feedback
     from backend.models import Bank, FeedbackType, Offer, Outlet
 
@@ -197,9 +199,10 @@ def make_report(*, when, user="asha@example.com", bank="BANK1", offer="OF1", out
     elif position == "away":
         position = (lat + 0.05, lon)
     latitude, longitude = position or (None, None)
+    RAW_IDS[stored_id(user, bank)] = user
     return record_feedback(bank=Bank.get(Bank.code == bank), offer=Offer.get(Offer.code == offer), outlet=found_outlet,
                            feedback_type=FeedbackType.get_by_id(type_id), user_id=user, now=when,
-                           rules=Rules(150, timedelta(hours=24)), latitude=latitude, longitude=longitude,
+                           rules=Rules(150, timedelta(hours=24), customer_key()), latitude=latitude, longitude=longitude,
                            accuracy_m=accuracy if position else None, **extra)
 
 
@@ -426,3 +429,29 @@ def browser_log_in(page, demo_site, scope):
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     expect(page).to_have_url(re.compile(r"/admin/leaderboard"))
+
+
+RAW_IDS = {}  # pseudonym -> the id make_report was given
+
+
+def raw_of(stored):
+    """The id a stored pseudonym was made from, by make_report (tests read stored rows by it)."""
+    return RAW_IDS.get(stored, stored)
+
+
+def stored_id(user_id, bank="BANK1"):
+    """What a bank's customer id is stored as (its pseudonym, backend/privacy.py)."""
+    from backend.config import customer_key
+    from backend.models import Bank
+    from backend.privacy import pseudonym
+
+    return pseudonym(customer_key(), Bank.get(Bank.code == bank).id, user_id)
+
+
+def site_stored_id(env, user_id, bank_id=1):
+    """stored_id for a server run.py started with env (its own data folder's key): BANK1 is
+    bank 1 in a database the test catalogue was imported into first."""
+    from backend.privacy import pseudonym
+
+    key = env.get("CUSTOMER_KEY") or (Path(env["OFFERS_FEEDBACK_DATA"]) / "customer_key").read_text().strip()
+    return pseudonym(key, bank_id, user_id)

@@ -122,7 +122,7 @@ def test_merchant_page_escapes_comments_and_masks_customers(client, admins, repo
     log_in(client, "ops@platform.example")
     html = client.get(f"/admin/merchants/{merchant_id('M1')}").get_data(as_text=True)
     assert "<script>alert" not in html and "&lt;script&gt;alert(0)&lt;/script&gt;" in html
-    assert "c***@bank1.example" in html and "customer0@bank1.example" not in html
+    assert "cust-" in html and "customer0@bank1.example" not in html
     assert "Cafe Aroma, Bandra" in html and "10% off at Cafe Aroma" in html
     assert "<svg class=\"chart\"" in html and "Reports per week" in html
 

@@ -9,6 +9,7 @@ from backend import create_app
 from backend.credentials import add_api_key, revoke_api_key
 from backend.db import database
 from backend.models import Feedback, utcnow
+from support import stored_id
 
 ERROR_KEYS = {"status", "error", "message", "fields"}
 
@@ -46,7 +47,8 @@ def test_published_url_records_a_report(client, report_params, bank_client):
     assert body["offer_status"] == "active"
     stored = Feedback.get()
     assert stored.public_id == body["feedback_id"]
-    assert (stored.user_id, stored.offer.code, stored.outlet.code, stored.bank.code) == ("asha@example.com", "OF1", "O1", "BANK1")
+    assert (stored.user_id, stored.offer.code, stored.outlet.code, stored.bank.code) == (stored_id("asha@example.com"), "OF1",
+                                                                                          "O1", "BANK1")
     assert (stored.feedback_type_id, stored.verdict, stored.comment) == (1, "at_outlet", "Cashier refused the offer")
     assert stored.merchant.code == "M1" and stored.client_id == bank_client["client"].id
     assert stored.latitude == pytest.approx(19.0597)
@@ -152,7 +154,7 @@ def test_sql_and_html_are_stored_inert(client, report_params):
     response = call(client, {**report_params, "comment": evil, "user_id": evil[:60]})
     assert response.status_code == 200
     stored = Feedback.get()
-    assert (stored.comment, stored.user_id) == (evil, evil[:60])
+    assert (stored.comment, stored.user_id) == (evil, stored_id(evil[:60]))
     assert "<script>" not in response.get_data(as_text=True)
 
 
@@ -344,7 +346,7 @@ def test_the_database_connection_is_opened_again_after_it_was_lost(client, repor
             time.sleep(0.01)  # until the cut connection's server process has gone
     first = call(client, {**report_params, "user_id": "first@example.com"})
     assert first.status_code == 200, first.get_json()
-    assert Feedback.select().where(Feedback.user_id == "first@example.com").count() == 1
+    assert Feedback.select().where(Feedback.user_id == stored_id("first@example.com")).count() == 1
 
 
 # Hardening (issue 10): answers that were 500s, or acted when they should not.
@@ -393,8 +395,8 @@ def test_a_column_retyped_under_a_prepared_statement_loses_no_report(database_ur
         cursor.execute('ALTER TABLE "feedback" ALTER COLUMN "radius_m" TYPE bigint')
     for user in ("second@example.com", "third@example.com"):
         assert call(client, {**report_params, "user_id": user}).get_json()["status"] == "success"
-    assert sorted(user for (user,) in Feedback.select(Feedback.user_id).tuples()) == [
-        "asha@example.com", "second@example.com", "third@example.com"]
+    assert sorted(user for (user,) in Feedback.select(Feedback.user_id).tuples()) == sorted(
+        stored_id(user) for user in ("asha@example.com", "second@example.com", "third@example.com"))
 
 
 # --- action=offers --------------------------------------------------------------------

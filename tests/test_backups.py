@@ -10,7 +10,7 @@ import urllib.request
 import psycopg2
 import pytest
 
-from support import DATA, ROOT, new_database, run_py, served, site_env
+from support import DATA, ROOT, new_database, run_py, served, site_env, site_stored_id
 
 
 def rows(url, sql):
@@ -64,11 +64,11 @@ def test_a_backup_taken_under_load_restores_a_consistent_database(request, tmp_p
             stop.set()
             reporter.join()
     assert stat.S_IMODE((tmp_path / "site.backup").stat().st_mode) == 0o600
-    everything = set(sent)
+    everything = {site_stored_id(env, user_id) for user_id in sent}
     rows(url, "DELETE FROM feedback")  # the loss a back-up is for
     run_py(env, "restore", str(tmp_path / "site.backup"))
     restored = {user_id for (user_id,) in rows(url, "SELECT user_id FROM feedback")}
-    assert {f"before{n}" for n in range(20)} <= restored <= everything
+    assert {site_stored_id(env, f"before{n}") for n in range(20)} <= restored <= everything
     stored, pending, counted = rows(url, STATE)[0]
     assert counted + pending == stored  # reports and counters from one moment
     assert "up to date" in run_py(env, "migrate")

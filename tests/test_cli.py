@@ -9,7 +9,12 @@ from backend.cli import cli
 from backend.credentials import digest
 from backend.db import database
 from backend.models import ApiKey, Client, Feedback, Merchant, Offer, Outlet, utcnow
-from support import DATA
+from support import DATA, site_stored_id
+
+
+def cli_stored_id(tmp_path, user_id):
+    """What the commands run by the run fixture store a BANK1 customer's id as (their data folder's key)."""
+    return site_stored_id({"OFFERS_FEEDBACK_DATA": str(tmp_path / "data")}, user_id)
 
 
 @pytest.fixture
@@ -153,10 +158,10 @@ def test_import_reports_records_history_through_the_api_rules(run, bank1_key, tm
     result = run("import-reports", str(path), "--client", bank1_key, "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"rows": 3, "stored": 2, "duplicates": 1, "bad": 0, "errors": []}
-    first = Feedback.get(Feedback.user_id == "asha@example.com")
+    first = Feedback.get(Feedback.user_id == cli_stored_id(tmp_path, "asha@example.com"))
     assert (first.created_at.isoformat(), first.channel, first.verdict, first.comment) == (
         "2025-03-01T13:00:00", "import", "at_outlet", "Refused, twice")
-    assert Feedback.get(Feedback.user_id == "ravi@example.com").offer_status == "expired"  # as on that day
+    assert Feedback.get(Feedback.user_id == cli_stored_id(tmp_path, "ravi@example.com")).offer_status == "expired"  # as on that day
     assert not Feedback.select().where(Feedback.uncounted == True).exists()  # noqa: E712  counted
 
 
@@ -182,7 +187,7 @@ def test_import_reports_stores_nothing_when_a_row_is_bad_unless_asked(run, bank1
     assert (skipped.exit_code, summary["stored"], summary["bad"]) == (0, 1, 4)
     assert [(e["line"], e["fields"]) for e in summary["errors"]] == [
         (2, ["reported_at"]), (3, ["your_bank_code"]), (4, ["outlet_code", "offer_code"]), (6, [])]
-    assert [r.user_id for r in Feedback.select()] == ["a"]
+    assert [r.user_id for r in Feedback.select()] == [cli_stored_id(tmp_path, "a")]
 
 
 def test_import_reports_refuses_unknown_columns_and_future_times(run, bank1_key, tmp_path):
@@ -213,15 +218,16 @@ def test_import_reports_lists_unreadable_rows_instead_of_storing_part_of_them(ru
                                  "offer_code": "OF1", "outlet_code": "O1", "feedback_type": 1, "Comment": "x"}) + "\n")
     result = run("import-reports", str(lines), "--client", bank1_key, "--json")
     assert result.exit_code == 1 and json.loads(result.stdout)["errors"][0]["message"] == "unknown field(s): Comment"
-    assert sorted(r.user_id for r in Feedback.select()) == ["a", "d"]
+    assert sorted(r.user_id for r in Feedback.select()) == sorted([cli_stored_id(tmp_path, "a"), cli_stored_id(tmp_path, "d")])
 
 
 def test_the_curl_command_make_run_prints_records_a_report_that_counts(app, client):
     from urllib.parse import urlsplit
 
     from backend.demo import demo_example, seed_demo
+    from backend.feedback import Rules
 
-    issued = seed_demo(utcnow(), 150, reports=50)
+    issued = seed_demo(utcnow(), Rules.from_config(app.config), reports=50)
     credentials = {"clientkey": issued.client.clientkey, "clientpass": issued.clientpass, "apikey": issued.apikey}
     command = demo_example(credentials, "http://127.0.0.1:8000")
     answer = client.get("/api?" + urlsplit(command.split("'")[1]).query).get_json()

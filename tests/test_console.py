@@ -319,6 +319,7 @@ LEAST_ROLE = {
     "console.revoke_key": "admin", "console.add_origin": "admin", "console.remove_origin": "admin",
     "console.rotate_widget_secret": "admin", "console.origin_check": "admin", "console.users": "admin",
     "console.user_role": "admin", "console.user_disable": "admin", "console.user_reset": "admin",
+    "console.customers": "analyst",
 }
 ROLES = ("viewer", "analyst", "admin")
 

@@ -15,7 +15,7 @@ import pytest
 
 from backend.feedback import ip_hash
 from support import (DATA, ROOT, BankPages, free_port, log_with, nginx, nginx_in_front, report_params, run_py,
-                     send_two_clicks, served, site_env, slow_clients_meanwhile)
+                     send_two_clicks, served, site_env, site_stored_id, slow_clients_meanwhile)
 
 SECRET = "deploy-test-secret-key-0123456789-abcdefghijklmnop"
 AT_O1 = {"latitude": 19.0597, "longitude": 72.8295, "accuracy": 20}
@@ -35,7 +35,7 @@ def site(tmp_path_factory):
     with served(env, tmp / "server.log") as app, nginx_in_front(app, tmp / "nginx") as base:
         pages = ThreadingHTTPServer(("127.0.0.1", host_port), BankPages(base, {"main": web}).handler())
         threading.Thread(target=pages.serve_forever, daemon=True).start()
-        yield {"base": base, "app": app, "host": host, "api": api, "web": web, "db": tmp / "site.db",
+        yield {"base": base, "app": app, "host": host, "api": api, "web": web, "db": tmp / "site.db", "env": env,
                "nginx_log": tmp / "nginx" / "logs" / "access.log", "server_log": tmp / "server.log"}
         pages.shutdown()
 
@@ -65,7 +65,8 @@ def test_the_published_url_and_json_errors_through_nginx(site):
     status, headers, body = send(site["base"], "GET", "/api?" + api_query(site))
     answer = json.loads(body)
     assert (status, answer["status"], answer["location"]["verdict"]) == (200, "success", "at_outlet")
-    assert stored(site, "SELECT user_id FROM feedback WHERE public_id = ?", (answer["feedback_id"],)) == [("asha@example.com",)]
+    assert stored(site, "SELECT user_id FROM feedback WHERE public_id = ?", (answer["feedback_id"],)) == [
+        (site_stored_id(site["env"], "asha@example.com"),)]
     status, headers, body = send(site["base"], "GET", "/api?" + api_query(site, clientpass="wrong"))
     assert (status, headers["Content-Type"], json.loads(body)["error"]) == (401, "application/json", "invalid_credentials")
     # Neither access log keeps the secret; nginx's keeps the path only.
@@ -106,7 +107,7 @@ def widget_report(site, source, device, forwarded_for=None):
     headers = {"Origin": site["base"], "Content-Type": "application/x-www-form-urlencoded"}
     if forwarded_for:
         headers["X-Forwarded-For"] = forwarded_for
-    body = urllib.parse.urlencode({"token": token, "feedback_type": "1"}).encode()
+    body = urllib.parse.urlencode({"token": token, "feedback_type": "1", "comment": "phone"}).encode()
     return send(site["base"], "POST", "/widget/report", body, headers, source=source)[0]
 
 
@@ -116,7 +117,7 @@ def test_the_app_sees_each_clients_own_address(site):
     assert [widget_report(site, "127.0.0.2", f"phone-{n}") for n in range(2)] == [200, 200]
     assert widget_report(site, "127.0.0.2", "phone-3", forwarded_for="203.0.113.9") == 429
     assert widget_report(site, "127.0.0.3", "phone-4") == 200
-    hashes = stored(site, "SELECT ip_hash FROM feedback WHERE user_id LIKE 'device:%:phone-%' ORDER BY id")
+    hashes = stored(site, "SELECT ip_hash FROM feedback WHERE channel = 'widget' AND comment = 'phone' ORDER BY id")
     assert hashes == [(ip_hash(SECRET, "127.0.0.2"),)] * 2 + [(ip_hash(SECRET, "127.0.0.3"),)]
 
 
@@ -154,7 +155,7 @@ def test_the_widget_journey_in_chromium(browser, site):
     finally:
         context.close()
     rows = stored(site, "SELECT verdict, accuracy_m, ip_hash FROM feedback WHERE channel = 'widget' "
-                        "AND user_id NOT LIKE 'device:%:phone-%'")
+                        "AND comment <> 'phone'")
     assert rows == [("at_outlet", 20, ip_hash(SECRET, "127.0.0.1"))]
 
 

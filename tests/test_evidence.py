@@ -8,7 +8,7 @@ from backend.credentials import create_client
 from backend.models import Bank, CustomerDay, Feedback, MerchantDay, Outlet, utcnow
 from backend.ranking import Filters, merchant_leaderboard
 from backend.rollups import SCORE_UNITS, count_pending, rebuild_rollups
-from support import counter_rows, make_report
+from support import counter_rows, make_report, raw_of
 
 TODAY = date(2026, 6, 30)
 NOON = datetime(2026, 6, 30, 12, 0)
@@ -128,7 +128,8 @@ def test_an_exact_position_with_implausible_accuracy_does_not_verify(catalog):
     make_report(when=NOON, user="precise", position=(outlet.latitude + 0.0002, outlet.longitude), accuracy=1)
     make_report(when=NOON, user="real", position="at", accuracy=12)
     make_report(when=NOON, user="fresh-spoof", position=(outlet.latitude, outlet.longitude), accuracy=1)
-    assert dict(Feedback.select(Feedback.user_id, Feedback.suspicion).where(Feedback.outlet == outlet).tuples()) == {
+    assert {raw_of(user): suspicion for user, suspicion in Feedback.select(Feedback.user_id, Feedback.suspicion)
+            .where(Feedback.outlet == outlet).tuples()} == {
         "spoof": "exact_position", "precise": "exact_position", "real": "", "fresh-spoof": "exact_position"}
     count_pending()
     day = MerchantDay.get(scope="all", feedback_type=0, city="", merchant=outlet.merchant, day=TODAY)
@@ -145,7 +146,7 @@ def test_impossible_travel_between_outlets_is_unverified(catalog):
     make_report(when=NOON + timedelta(days=1), user="traveller", offer="OF6", outlet="O3")  # a day later: fine
     make_report(when=NOON, user="a", offer="OF1", outlet="O1", device_hash="phone-1")
     make_report(when=NOON + timedelta(minutes=3), user="b", offer="OF6", outlet="O3", device_hash="phone-1")
-    suspicion = {(r.user_id, r.outlet.code): r.suspicion for r in Feedback.select()}
+    suspicion = {(raw_of(r.user_id), r.outlet.code): r.suspicion for r in Feedback.select()}
     assert suspicion == {("flyer", "O1"): "", ("flyer", "O3"): "impossible_travel", ("traveller", "O1"): "",
                          ("traveller", "O3"): "", ("a", "O1"): "", ("b", "O3"): "impossible_travel"}
 
@@ -161,7 +162,7 @@ def test_one_ip_or_device_carries_one_customer_a_day_per_merchant(catalog):
         make_report(when=NOON + timedelta(minutes=n), user=f"regular{n}", ip_hash="ip-1")
     make_report(when=NOON, user="other-bank", bank="BANK2", offer="OF2", ip_hash="ip-1")  # another bank's count
     count_pending()
-    rows = {(c.bank.code, c.user_id): c.discounted for c in CustomerDay.select()}
+    rows = {(c.bank.code, raw_of(c.user_id)): c.discounted for c in CustomerDay.select()}
     assert rows == {("BANK1", "regular0"): False, ("BANK1", "regular1"): True, ("BANK1", "regular2"): True,
                     ("BANK1", "regular3"): True, ("BANK2", "other-bank"): False}
     row = by_code(board(scope=f"bank:{Bank.get(Bank.code == 'BANK1').id}")).get("M1")
@@ -306,7 +307,7 @@ def test_an_anonymous_device_does_not_take_a_shared_address_from_the_banks_custo
     make_report(when=NOON, user="device:1:x", anonymous=True, ip_hash="shared", channel="widget")
     make_report(when=NOON + timedelta(minutes=5), user="real", ip_hash="shared")
     count_pending()
-    assert {c.user_id: c.discounted for c in CustomerDay.select().where(CustomerDay.day == TODAY)} == {
+    assert {raw_of(c.user_id): c.discounted for c in CustomerDay.select().where(CustomerDay.day == TODAY)} == {
         "device:1:x": False, "real": False}
 
 

@@ -21,6 +21,7 @@ from backend.migrations import Migration, apply_migrations, migration_files
 from backend.models import (
     MODELS,
     AdminUser,
+    Bank,
     CustomerDay,
     CustomersByLastDay,
     Feedback,
@@ -30,7 +31,7 @@ from backend.models import (
     utcnow,
 )
 from backend.rollups import count_pending, rebuild_rollups
-from support import DATA, ROOT, counter_rows, make_report, run_py
+from support import DATA, ROOT, counter_rows, make_report, run_py, site_stored_id
 
 RELEASE = DATA / "last_release"  # made by its make_dumps.py
 COUNTERS = (CustomerDay, SourceDay, MerchantDay, MerchantCustomer, CustomersByLastDay)
@@ -79,6 +80,7 @@ def test_the_last_release_upgrades_with_its_data(database_url, env):
         "0004_customers_by_last_day: applied",
         "0005_action_loop: applied",
         "0006_console: applied",
+        "0007_pseudonyms: applied",
         "Recounted the leaderboard counters from 5 reports"]
 
     app = create_app({"TESTING": True, "DATABASE_URL": database_url})
@@ -91,7 +93,9 @@ def test_the_last_release_upgrades_with_its_data(database_url, env):
     if not isinstance(database.obj, SqliteDatabase):
         assert {column_types(table)[column] for table in ("feedback", "outlet")
                 for column in ("latitude", "longitude")} == {"double precision"}
-    first = Feedback.get(Feedback.user_id == "asha@example.com", Feedback.channel == "import")
+    asha = site_stored_id(env, "asha@example.com", Bank.get(Bank.code == "BANK1").id)  # with the key run.py made
+    first = Feedback.get(Feedback.user_id == asha, Feedback.channel == "import")
+    assert not Feedback.select().where(Feedback.user_id.contains("@")).exists()  # every raw id replaced
     assert first.latitude == pytest.approx(19.059712345, abs=1e-5) and first.comment == "refused"
     migrated = counters()
     assert migrated["MerchantDay"] and all(isinstance(row[7], int) for row in migrated["MerchantDay"])  # score

@@ -17,7 +17,7 @@ import pytest
 
 from backend.rollups import COUNT_EVERY
 from backend.server import IN_SQLITE
-from support import (DATA, ROOT, free_port, log_with, report_params, run_py, served, site_env, slow_clients_meanwhile,
+from support import (DATA, ROOT, free_port, log_with, report_params, run_py, served, site_env, site_stored_id, slow_clients_meanwhile,
                      wait_until_up)
 
 
@@ -57,7 +57,8 @@ def stored_rows(server, where="1=1", args=()):
 def test_published_url_records_a_report(server):
     status, body, _ = http(server, report(server))
     assert (status, body["status"], body["location"]["verdict"]) == (200, "success", "at_outlet")
-    assert stored_rows(server, "public_id = ?", (body["feedback_id"],)) == [(body["feedback_id"], "asha@example.com", "at_outlet")]
+    assert stored_rows(server, "public_id = ?", (body["feedback_id"],)) == [
+        (body["feedback_id"], site_stored_id(server["env"], "asha@example.com"), "at_outlet")]
 
 
 def test_post_form_and_json(server):
@@ -65,7 +66,8 @@ def test_post_form_and_json(server):
     assert http(server, method="POST", body=form, query="")[0] == 200
     as_json = json.dumps(report(server, user_id="json@example.com")).encode()
     assert http(server, method="POST", body=as_json, query="", headers={"Content-Type": "application/json"})[0] == 200
-    assert len(stored_rows(server, "user_id IN ('form@example.com', 'json@example.com')")) == 2
+    assert len(stored_rows(server, "user_id IN (?, ?)", [site_stored_id(server["env"], user) for user in
+                                                        ("form@example.com", "json@example.com")])) == 2
 
 
 @pytest.mark.parametrize(
@@ -149,7 +151,7 @@ def test_concurrent_identical_reports_count_once(server):
     assert {status for status, _, _ in answers} == {200}
     assert len({body["feedback_id"] for _, body, _ in answers}) == 1
     assert sum(not body["duplicate"] for _, body, _ in answers) == 1
-    assert len(stored_rows(server, "user_id = 'racer@example.com'")) == 1
+    assert len(stored_rows(server, "user_id = ?", [site_stored_id(server["env"], "racer@example.com")])) == 1
 
 
 def counters_and_reports(server):

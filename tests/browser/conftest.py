@@ -27,7 +27,7 @@ def widget_site(tmp_path_factory):
         pages = BankPages(widget_origin, {"main": bank, "other": stranger})
         server = ThreadingHTTPServer(("127.0.0.1", host_port), pages.handler())
         threading.Thread(target=server.serve_forever, daemon=True).start()
-        yield {"host": host, "widget": widget_origin, "db": tmp / "site.db", "bank": bank}
+        yield {"host": host, "widget": widget_origin, "db": tmp / "site.db", "bank": bank, "env": env}
         server.shutdown()
 
 

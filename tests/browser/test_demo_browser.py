@@ -5,7 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from backend.demo import EXAMPLE_CUSTOMER, EXAMPLE_OUTLET_POSITION
-from support import send_two_clicks, served_demo
+from support import send_two_clicks, served_demo, site_stored_id
 
 AT_THE_TILL = {"latitude": EXAMPLE_OUTLET_POSITION[0] + 0.0001, "longitude": EXAMPLE_OUTLET_POSITION[1], "accuracy": 20}
 
@@ -28,4 +28,6 @@ def test_a_signed_in_customer_reports_from_the_demo_bank_page_as_that_customer(b
         context.close()
     with sqlite3.connect(demo["db"]) as conn:
         stored = conn.execute("SELECT user_id, anonymous, channel, verdict FROM feedback ORDER BY id DESC LIMIT 1").fetchone()
-    assert stored == (EXAMPLE_CUSTOMER, 0, "widget", "at_outlet")  # vouched for by the bank, at the outlet
+        (harbour,) = conn.execute("SELECT id FROM bank WHERE code = 'HARBOUR'").fetchone()
+    # Vouched for by the bank, at the outlet; stored as the customer's pseudonym.
+    assert stored == (site_stored_id(demo["env"], EXAMPLE_CUSTOMER, harbour), 0, "widget", "at_outlet")

@@ -4,7 +4,7 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import expect
 
-from support import axe_violations, send_two_clicks
+from support import axe_violations, send_two_clicks, site_stored_id
 
 AT_O1 = {"latitude": 19.0597, "longitude": 72.8295, "accuracy": 20}
 
@@ -45,7 +45,7 @@ def test_two_clicks_store_one_report_at_the_outlet(open_page, reports):
     [report] = reports()
     assert (report["channel"], report["verdict"], report["feedback_type_id"]) == ("widget", "at_outlet", 1)
     assert (report["latitude"], report["longitude"], report["accuracy_m"]) == (19.0597, 72.8295, 20)
-    assert report["user_id"].startswith("device:")
+    assert report["anonymous"] == 1 and "device" not in report["user_id"]  # a pseudonym of the device id
 
 
 def test_denied_location_still_counts(open_page, reports):
@@ -100,12 +100,12 @@ def test_stolen_token_posted_from_elsewhere_is_refused(open_page, widget_site, r
     assert reports() == []
 
 
-def test_signed_customer(open_page, reports):
+def test_signed_customer(open_page, widget_site, reports):
     frame = widget(open_page(outlet="O1", uid="asha@example.com"))
     frame.get_by_role("button", name="Discount not applied to the bill").click()
     frame.get_by_role("button", name="Send report").click()
     expect(frame.get_by_role("heading", name="Thank you")).to_be_visible()
-    assert [r["user_id"] for r in reports()] == ["asha@example.com"]
+    assert [(r["user_id"], r["anonymous"]) for r in reports()] == [(site_stored_id(widget_site["env"], "asha@example.com"), 0)]
 
 
 @pytest.mark.parametrize("sig", ["0" * 64, "none"], ids=["forged", "missing"])
