@@ -238,6 +238,7 @@ def filters_from_request():
     else:  # the dates show the period chosen; changing one makes the period "From … to …" (console.js)
         start, end = today - timedelta(days=int(form.period.data) - 1), today
         form.start.data, form.end.data = start, end
+        form.start.raw_data = form.end.raw_data = None  # else WTForms shows the dates as sent
     if form.bank.data:
         scope = f"bank:{next(bank.id for bank in banks if bank.code == form.bank.data)}"
     return form, Filters(scope, start, end, int(form.feedback_type.data), form.city.data, form.verified.data)

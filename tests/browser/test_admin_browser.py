@@ -1,6 +1,7 @@
 """The admin pages in real Chromium, on the demo data `make run` shows."""
 import os
 import re
+from datetime import date, timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -125,7 +126,7 @@ def test_every_admin_view_passes_axe(page, demo_site, scheme):
     browser_log_in(page, demo_site, "platform")
     views = {"leaderboard": "/admin/leaderboard", "cases": "/admin/cases", "alerts": "/admin/alerts",
              "webhooks": "/admin/webhooks", "audit": "/admin/audit", "clients": "/admin/clients", "users": "/admin/users",
-             "account": "/admin/account", "not found": "/admin/merchants/999999"}
+             "account": "/admin/account", "customers": "/admin/customers", "not found": "/admin/merchants/999999"}
     merchant = page.locator("table.board tbody tr").first.get_by_role("link").first.get_attribute("href")
     views["merchant"] = merchant
     page.goto(base + "/admin/clients")
@@ -138,3 +139,20 @@ def test_every_admin_view_passes_axe(page, demo_site, scheme):
         "button", name="Open case").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Case")
     assert axe_violations(page) == [], "case"
+
+
+def test_one_date_range_control(page, demo_site):
+    """The dates show the period chosen; changing one makes the period "From … to …", and the table follows."""
+    browser_log_in(page, demo_site, "platform")
+    page.locator("select#period").select_option("7")
+    expect(page).to_have_url(re.compile(r"period=7"))
+    end = date.fromisoformat(page.locator("input#end").input_value())
+    expect(page.locator("input#start")).to_have_value(str(end - timedelta(days=6)))
+    week_summary = page.locator("p.summary").inner_text()
+    page.locator("input#start").fill(str(end - timedelta(days=59)))
+    page.locator("input#start").dispatch_event("change")
+    expect(page).to_have_url(re.compile(r"period=custom"))
+    expect(page.locator("select#period")).to_have_value("custom")
+    expect(page.locator("p.summary")).not_to_have_text(week_summary)
+    expect(page.locator("p.summary")).to_contain_text("against the 60 days before")
+    expect(page.locator(".error")).to_have_count(0)
