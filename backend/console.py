@@ -90,21 +90,27 @@ class OriginForm(CsrfForm):
             raise ValidationError("give an http(s) origin such as https://www.bank.example") from None
 
 
-def client_or_404(client_id):
-    client = Client.get_or_none(Client.id == client_id) if client_id < 2**63 else None
-    if client is None or not sees(client_scope(client)):
-        abort(404)
-    return client
-
-
-def visible_clients():
-    query = Client.select().order_by(Client.name)
+def in_audience(model, order):
+    """The clients or admins (model) of the signed-in admin's bank or network; every one for the platform."""
+    query = model.select().order_by(order)
     kind, _, key = admin_scope(g.admin).partition(":")
     if kind == "bank":
-        return query.where(Client.bank == int(key))
+        return query.where(model.bank == int(key))
     if kind == "network":
-        return query.where(Client.network == int(key))
+        return query.where(model.network == int(key))
     return query
+
+
+def seen_or_404(model, row_id, scope_of):
+    """The client or admin of this id, if the signed-in admin may manage it (sees its scope)."""
+    row = model.get_or_none(model.id == row_id) if row_id < 2**63 else None
+    if row is None or not sees(scope_of(row)):
+        abort(404)
+    return row
+
+
+def client_or_404(client_id):
+    return seen_or_404(Client, client_id, client_scope)
 
 
 @bp.route("/clients", methods=["GET", "POST"])
@@ -127,7 +133,7 @@ def clients():
                       client_scope(issued.client))
         else:
             error, status = first_error(form), 400
-    return render_template("admin/clients.html", form=form, clients=list(visible_clients()), issued=issued,
+    return render_template("admin/clients.html", form=form, clients=list(in_audience(Client, Client.name)), issued=issued,
                            error=error, platform=platform, audience=scope_name(admin_scope(g.admin))), status
 
 
@@ -278,20 +284,7 @@ class RoleForm(CsrfForm):
 
 
 def user_or_404(user_id):
-    user = AdminUser.get_or_none(AdminUser.id == user_id) if user_id < 2**63 else None
-    if user is None or not sees(admin_scope(user)):
-        abort(404)
-    return user
-
-
-def visible_users():
-    query = AdminUser.select().order_by(AdminUser.email)
-    kind, _, key = admin_scope(g.admin).partition(":")
-    if kind == "bank":
-        return query.where(AdminUser.bank == int(key))
-    if kind == "network":
-        return query.where(AdminUser.network == int(key))
-    return query
+    return seen_or_404(AdminUser, user_id, admin_scope)
 
 
 def mails_links():
@@ -371,7 +364,7 @@ def users():
             shown["invited"], form = user, invite_form(None, platform)
     pending = {admin_id for (admin_id,) in PasswordLink.select(PasswordLink.admin).where(
         PasswordLink.purpose == "invite", PasswordLink.used_at.is_null()).tuples()}
-    return render_template("admin/users.html", form=form, users=list(visible_users()), pending=pending,
+    return render_template("admin/users.html", form=form, users=list(in_audience(AdminUser, AdminUser.email)), pending=pending,
                            plain=CsrfForm(), platform=platform, scope_name=scope_name,
                            audience=scope_name(admin_scope(g.admin)),
                            admin_scope=admin_scope, **shown), status
