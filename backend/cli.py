@@ -23,7 +23,7 @@ from .imports import ImportFileError, count_lines, import_reports
 from .jobs import run_jobs, start_runner_process
 from .lookups import Lookups
 from .models import Bank, Client, Feedback, Network, Offer, create_tables, utcnow
-from .privacy import apply_retention, erase_customer
+from .privacy import KeyMismatch, apply_retention, check_customer_key, erase_customer
 from .rollups import count_pending, rebuild_rollups
 
 
@@ -39,6 +39,10 @@ def ready_app(overrides=None, report=lambda line: click.echo(line, err=True)):
         raise click.ClickException(str(exc)) from None
     database.connect(reuse_if_open=True)
     create_tables(report)
+    try:
+        check_customer_key(app.config["CUSTOMER_KEY"])
+    except KeyMismatch as exc:
+        raise click.ClickException(str(exc)) from None
     return app
 
 

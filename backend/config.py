@@ -48,8 +48,11 @@ def secret_key(name="SECRET_KEY", file_name="secret_key"):
         key, source = os.environ[name], name
     else:
         path = private_folder(data_dir()) / file_name
-        if not path.exists():
-            private_file(path).write_text(secrets.token_urlsafe(48))
+        try:  # made by exactly one process, however many start at once
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as made:
+                made.write(secrets.token_urlsafe(48))
+        except FileExistsError:
+            pass
         key, source = path.read_text().strip(), str(path)
     if len(key) < MIN_SECRET_KEY_LENGTH:
         fix = "set it to" if source == name else "delete the file to have one made, or write"
@@ -63,6 +66,15 @@ def customer_key():
     the database, as SECRET_KEY is, and apart from it (rotating SECRET_KEY must not split
     every customer in two). Lose it and new reports no longer join their customers' old ones."""
     return secret_key("CUSTOMER_KEY", "customer_key")
+
+
+def days_setting(name, default):
+    """A number of days from 1 to 36,500; SettingsError for anything else (0 or less would
+    remove every position or comment at once)."""
+    value = os.environ.get(name, str(default))
+    if not value.isdigit() or not 1 <= int(value) <= 36_500:
+        raise SettingsError(f"{name} must be a number of days from 1 to 36500, not {value!r}.")
+    return int(value)
 
 
 def on_or_off(name, default):
@@ -120,8 +132,8 @@ def settings():
         # Keys the pseudonyms customers' ids are stored as; every app host must share it.
         "CUSTOMER_KEY": customer_key(),
         # Privacy: a report's precise position is kept this many days, its comment this many (then removed).
-        "KEEP_COORDINATES_DAYS": int(env("KEEP_COORDINATES_DAYS", 30)),
-        "KEEP_COMMENTS_DAYS": int(env("KEEP_COMMENTS_DAYS", 365)),
+        "KEEP_COORDINATES_DAYS": days_setting("KEEP_COORDINATES_DAYS", 30),
+        "KEEP_COMMENTS_DAYS": days_setting("KEEP_COMMENTS_DAYS", 365),
         # How long a widget form stays usable after the frame loaded.
         "WIDGET_TOKEN_SECONDS": int(env("WIDGET_TOKEN_SECONDS", 30 * 60)),
         # Widget reports allowed per hour from one device (or signed user) and from one IP.

@@ -505,6 +505,7 @@ def customers():
     if request.form.get("erase"):
         return erase_view(banks)
     if not form.validate():
+        form.user_id.data = ""  # never shown back
         return render_template("admin/customers.html", form=form, reports=None), 400
     bank = next(bank for bank in banks if bank.code == form.bank.data)
     stored = pseudonym(current_app.config["CUSTOMER_KEY"], bank.id, form.user_id.data)

@@ -449,6 +449,13 @@ class Delivery(BaseModel):
         indexes = ((("next_attempt_at",), False),)
 
 
+class KeyCheck(BaseModel):
+    """Check values of keys kept outside the database (privacy.check_customer_key): never a key."""
+
+    name = CharField(primary_key=True, max_length=64)
+    value = CharField(max_length=64)
+
+
 class AuditEntry(BaseModel):
     """An admin action, appended and never changed: who, when, in which audience, what."""
 
@@ -465,7 +472,7 @@ class AuditEntry(BaseModel):
 
 MODELS = [Network, Bank, Merchant, Outlet, Offer, FeedbackType, Client, ApiKey, Feedback, CustomerDay, SourceDay,
           MerchantDay, MerchantCustomer, CustomersByLastDay, AdminUser, AdminSession, PasswordLink, MerchantFlag, FlagChange, Case,
-          CaseAction, Webhook, EmailSubscription, Event, Delivery, AuditEntry]
+          CaseAction, Webhook, EmailSubscription, Event, Delivery, KeyCheck, AuditEntry]
 
 
 def create_tables(report=lambda line: None):

@@ -81,6 +81,7 @@ def test_the_last_release_upgrades_with_its_data(database_url, env):
         "0005_action_loop: applied",
         "0006_console: applied",
         "0007_pseudonyms: applied",
+        "0008_key_check: applied",
         "Recounted the leaderboard counters from 5 reports"]
 
     app = create_app({"TESTING": True, "DATABASE_URL": database_url})

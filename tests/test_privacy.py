@@ -3,9 +3,9 @@ everywhere, retention that leaves the leaderboard as it was, and customers' acce
 erasure requests by the API, the command line and the admin console."""
 import json
 import os
-import sqlite3
 import struct
 import subprocess
+import sys
 import urllib.parse
 import urllib.request
 from datetime import datetime, timedelta, timezone
@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from admin_browser import AdminBrowser
-from support import DATA, _pg_bin, run_py, served
+from support import DATA, ROOT, _pg_bin, run_py, served
 
 SECRET_ID = "asha.secret-7731@example.com"
 COMMENT = "Manager Vikram shouted at me 8d1f"
@@ -67,12 +67,11 @@ def leaderboard_csv(browser, days=366):
 
 
 def database_bytes(site):
-    """Everything the database holds on disk (SQLite: the file and its WAL, checkpointed; PostgreSQL: a dump)."""
+    """Everything the database holds on disk (SQLite: the file and its write-ahead log, as
+    the server left them; PostgreSQL: a dump)."""
     url = site["url"]
     if url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///")
-        with sqlite3.connect(path) as connection:
-            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return b"".join(open(p, "rb").read() for p in (path, path + "-wal") if os.path.exists(p))
     return subprocess.run([_pg_bin("pg_dump"), "--data-only", url], capture_output=True, check=True).stdout
 
@@ -154,6 +153,7 @@ def test_a_customer_sees_and_erases_what_is_held_and_counts_stay(site):
     assert call(site, "NET1", action="customer_reports", user_id=SECRET_ID)[1]["error"] == "missing_value"
     assert len(call(site, "NET1", action="customer_reports", user_id=SECRET_ID, your_bank_code="BANK1")[1]["reports"]) == 2
 
+    old_ids = [r["feedback_id"] for r in body["reports"]]
     assert call(site, action="erase_customer", user_id=SECRET_ID) == (200, {"status": "success", "erased_reports": 2})
     assert call(site, action="erase_customer", user_id=SECRET_ID) == (200, {"status": "success", "erased_reports": 0})
     assert call(site, action="customer_reports", user_id=SECRET_ID)[1]["reports"] == []
@@ -161,8 +161,8 @@ def test_a_customer_sees_and_erases_what_is_held_and_counts_stay(site):
     run_py(site["env"], "rebuild-rollups")
     assert leaderboard_csv(browser) == before  # the tombstones count as the customer did, a recount too
     stored = database_bytes(site)
-    for gone in (SECRET_ID.encode(), COMMENT.encode(), struct.pack(">d", LATITUDE)):
-        assert gone not in stored
+    for gone in (SECRET_ID.encode(), COMMENT.encode(), struct.pack(">d", LATITUDE), *(i.encode() for i in old_ids)):
+        assert gone not in stored  # the ids the bank was answered no longer lead to the reports
     # The customer starts afresh.
     again = report(site, comment="new")
     assert again["duplicate"] is False
@@ -187,6 +187,40 @@ def test_the_console_finds_and_erases_a_customer_by_the_id_typed(site):
     erased = browser.request("POST", "/admin/customers", {"csrf_token": token, "bank": "BANK1", "erase": stored})
     assert "Erased 1 reports" in erased.text and COMMENT not in erased.text
     assert call(site, action="customer_reports", user_id=SECRET_ID)[1]["reports"] == []
+    refused = browser.request("POST", "/admin/customers", {"csrf_token": "stale", "bank": "BANK1", "user_id": SECRET_ID})
+    assert refused.status == 400 and SECRET_ID not in refused.text  # never shown back
     # Another bank's admin cannot erase at First Bank.
     lone = browser.request("POST", "/admin/customers", {"csrf_token": token, "bank": "BANK3", "erase": stored})
     assert lone.status == 404
+
+
+def test_a_host_with_another_customer_key_is_refused(site):
+    other = {**site["env"], "CUSTOMER_KEY": "another key of at least thirty-two characters"}
+    result = subprocess.run([sys.executable, "run.py", "migrate"], cwd=ROOT, env=other, capture_output=True, text=True)
+    assert result.returncode == 1 and "is not the key this database's customers were stored with" in result.stderr
+
+
+def test_erasure_and_retention_leave_a_recount_as_it_was_when_an_address_was_shared(app, catalog):
+    """Two customers the same day through one IP and one device: the second's day is discounted.
+    Erasing either keeps the hashes that decided it, so a recount still discounts it."""
+    from backend.models import Bank, CustomerDay, MerchantDay
+    from backend.privacy import apply_retention, erase_customer
+    from backend.rollups import count_pending, rebuild_rollups
+    from support import make_report
+
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    for n, user in enumerate(("first@example.com", "second@example.com", "third@example.com")):
+        make_report(when=now - timedelta(minutes=n), user=user, ip_hash="shared-ip" if n < 2 else "own-ip",
+                    device_hash="shared-device" if n < 2 else None)
+    make_report(when=now - timedelta(days=40), user="first@example.com")
+    count_pending()
+    counters = sorted(MerchantDay.select().tuples())
+    discounted = CustomerDay.select().where(CustomerDay.discounted == True).count()  # noqa: E712
+    assert discounted == 1
+    for user in ("first@example.com", "second@example.com"):
+        erase_customer(app.config["CUSTOMER_KEY"], Bank.get(Bank.code == "BANK1"), user)
+    apply_retention(now, 30, 365)
+    assert sorted(MerchantDay.select().tuples()) == counters
+    rebuild_rollups()
+    assert sorted(MerchantDay.select().tuples()) == counters
+    assert CustomerDay.select().where(CustomerDay.discounted == True).count() == discounted  # noqa: E712

@@ -1,11 +1,14 @@
 """Customers' ids become pseudonyms (backend/privacy.py): every raw user_id in the reports
 and the counters is replaced by HMAC-SHA256 under the bank's key, derived from CUSTOMER_KEY
 (made in the data folder on first start, or set in the environment: every app host must
-have the same one before this runs). Counters keep their counts: the same customer gets the
+have the same one before this runs, and hosts running older code must be stopped: on
+PostgreSQL the tables are locked while it runs, so their reports wait, then store raw ids). Counters keep their counts: the same customer gets the
 same pseudonym everywhere. About a second per 100,000 customers.
 """
 import hashlib
 import hmac
+
+from peewee import SqliteDatabase
 
 from backend.config import customer_key
 from backend.db import database
@@ -21,6 +24,10 @@ def pseudonym(key, bank_id, user_id):
 
 def upgrade(migrator):
     key = customer_key()
+    if not isinstance(database.obj, SqliteDatabase):
+        # No report may come in between reading the ids and replacing them (another host
+        # still running the old code, say): it would be left raw, or fail the update.
+        database.execute_sql('LOCK TABLE "feedback", "customerday", "merchantcustomer" IN EXCLUSIVE MODE')
     customers = set()
     for table in TABLES:
         customers.update(database.execute_sql(f'SELECT DISTINCT "bank_id", "user_id" FROM "{table}"').fetchall())
