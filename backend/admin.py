@@ -265,7 +265,7 @@ def leaderboard():
             Case.scope == admin_scope(g.admin)).tuples()} if form.no_case.data else frozenset())
         board = merchant_leaderboard(filters, today, limit=PAGE_ROWS, offset=(page - 1) * PAGE_ROWS,
                                      order=form.order.data or "rank", leave_out=with_case, outlets=outlets_of(filters))
-        figures = summary(filters)
+        figures = summary(filters, board.period)
         figures["flagged"] = Figure(*flagged_counts(filters.scope, datetime.combine(filters.start, time())))
     cases = latest_cases(admin_scope(g.admin), [row.merchant_id for row in board.ranked]) if board else {}
     now = utcnow()
