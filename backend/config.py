@@ -48,11 +48,18 @@ def secret_key(name="SECRET_KEY", file_name="secret_key"):
         key, source = os.environ[name], name
     else:
         path = private_folder(data_dir()) / file_name
-        try:  # made by exactly one process, however many start at once
-            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as made:
+        if not path.exists():
+            # Made whole beside it, then linked into place: however many processes start at
+            # once, exactly one key wins and nobody reads a file still being written.
+            draft = path.with_name(f".{file_name}.{os.getpid()}")
+            with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as made:
                 made.write(secrets.token_urlsafe(48))
-        except FileExistsError:
-            pass
+            try:
+                os.link(draft, path)
+            except FileExistsError:
+                pass
+            finally:
+                draft.unlink()
         key, source = path.read_text().strip(), str(path)
     if len(key) < MIN_SECRET_KEY_LENGTH:
         fix = "set it to" if source == name else "delete the file to have one made, or write"
