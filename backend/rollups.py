@@ -9,6 +9,7 @@ import functools
 import io
 import logging
 import operator
+import time
 from collections import Counter
 from datetime import date, datetime
 from typing import NamedTuple
@@ -179,7 +180,25 @@ def _insert_rows(table, columns, rows, staged):
         return
     arrays = ", ".join(f"%s::{kind}[]" for kind in _column_types(table, columns))
     sql = _upsert_sql(table, columns, f"SELECT * FROM unnest({arrays})", staged)
-    database.execute_sql(prepared(f"count_{table}", sql), [list(column) for column in zip(*rows)])
+    database.execute_sql(prepared(f"count_{table}", sql), [_array_text(column) for column in zip(*rows)])
+
+
+def _array_text(values):
+    """A PostgreSQL array literal ('{1,2,NULL}') of the values. psycopg2 turns a list into an
+    ARRAY[...] expression, quoting each value in turn, and the server parses it as one:
+    counting's client and server CPU per report halved with one string a column
+    (bench/ingest.py; docs/operations.md)."""
+    return "{" + ",".join(map(_array_item, values)) + "}"
+
+
+def _array_item(value):
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):  # before int: a bool is an int
+        return "t" if value else "f"
+    if isinstance(value, (int, date)):
+        return str(value)  # a date's str is its ISO form
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _copy_text(rows):
@@ -207,18 +226,20 @@ def _column_types(table, columns):
     return tuple(types[column] for column in columns)
 
 
-# Reports are stored without touching the counters: after every COUNT_EVERY-th report a
-# process stores, once its answer is sent, it counts what is pending (count_after_response).
-# In one go the counters take far fewer writes than report by report (bench/ingest.py).
-# Readers count what is pending first (count_before_reading), so they see every stored
-# report.
-COUNT_EVERY = 64
+# Reports are stored without touching the counters: once its answer is sent, a request
+# that stored a report counts what is pending (count_after_response), at most once every
+# COUNT_SECONDS in each process. In one go the counters take far fewer writes than report
+# by report, and the busier the server, the larger each go (bench/ingest.py). Readers count
+# what is pending first (count_before_reading), so they see every stored report.
+COUNT_SECONDS = 1.0
+COUNT_BATCH = 5000
 COUNTING_LOCK = "rollups"
 READ_WAIT_SECONDS = 2
 
 
 class _Backlog:
     stored = 0  # reports this process stored since it last counted
+    counted_at = 0.0  # time.monotonic() of its last count
 
 
 def note_stored():
@@ -295,8 +316,9 @@ def count_before_reading():
 
 def count_after_response(response):
     """Flask after_request hook: count what is pending once this answer is sent, when due."""
-    if _Backlog.stored >= COUNT_EVERY:
-        _Backlog.stored = 0
+    now = time.monotonic()
+    if _Backlog.stored and now - _Backlog.counted_at >= COUNT_SECONDS:
+        _Backlog.stored, _Backlog.counted_at = 0, now
         response.call_on_close(_count_quietly)
     return response
 
@@ -305,7 +327,7 @@ def _count_quietly():
     try:
         # One batch: a backlog (after a rebuild, say) is not worth keeping this worker from
         # its next request; the next count, or the next reader, takes the rest.
-        count_pending(batch_size=10 * COUNT_EVERY, timeout=0, one_batch=True)
+        count_pending(batch_size=COUNT_BATCH, timeout=0, one_batch=True)
     except Exception:  # the answer is sent and the reports stay pending: the next count takes them
         logging.getLogger(__name__).exception("Counting pending reports failed")
 

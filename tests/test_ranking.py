@@ -9,9 +9,9 @@ import pytest
 
 from backend import ranking, rollups
 from backend.db import database, large_reads, lock_id, sqlite_path, use_database
-from backend.models import Bank, Feedback, Merchant, MerchantDay, Network
+from backend.models import Bank, Feedback, Merchant, MerchantDay, Network, Outlet
 from backend.ranking import Filters, merchant_leaderboard
-from backend.rollups import COUNT_EVERY, COUNTING_LOCK, count_pending, rebuild_rollups
+from backend.rollups import COUNTING_LOCK, count_pending, rebuild_rollups
 from support import counter_rows, make_report
 
 TODAY = date(2026, 6, 30)
@@ -206,14 +206,42 @@ def test_counters_equal_a_recount_after_a_mixed_workload(shops, client, bank_cli
     assert Merchant.select().count() >= 7
 
 
-def test_after_every_so_many_reports_a_worker_counts_what_is_pending(client, report_params):
-    for n in range(COUNT_EVERY):
+def test_a_worker_counts_what_is_pending_after_answering_at_most_once_a_while(client, report_params, monkeypatch):
+    def send(n):
         response = client.get("/api", query_string={**report_params, "user_id": f"u{n}"}, buffered=True)  # closed, as a server does
         assert response.status_code == 200
-    pending = Feedback.select().where(Feedback.uncounted == True).count()  # noqa: E712
-    assert pending < COUNT_EVERY  # counted once an answer had gone out
-    counted = MerchantDay.get(scope="all", feedback_type=0, city="", merchant=Merchant.get(code="M1")).reports
-    assert counted + pending == COUNT_EVERY
+
+    def pending():
+        return Feedback.select().where(Feedback.uncounted == True).count()  # noqa: E712
+
+    def counted():
+        return MerchantDay.get(scope="all", feedback_type=0, city="", merchant=Merchant.get(code="M1")).reports
+
+    monkeypatch.setattr(rollups._Backlog, "counted_at", time.monotonic() - rollups.COUNT_SECONDS)
+    send(0)
+    assert pending() == 0 and counted() == 1  # counted once its answer had gone out
+    for n in range(1, 6):  # within COUNT_SECONDS of that count: left pending
+        send(n)
+    assert pending() == 5
+    monkeypatch.setattr(rollups._Backlog, "counted_at", time.monotonic() - rollups.COUNT_SECONDS)  # time has passed
+    send(6)
+    assert pending() == 0 and counted() == 7  # the next answer counts everything pending, in one go
+
+
+@pytest.mark.parametrize("city", ['Quote " and \\ backslash', "{braces}, commas", "NULL", " spaced ", "Zürich 東京", ""])
+def test_counting_keeps_every_character_of_what_it_counts(shops, city):
+    """Counting sends each column as one PostgreSQL array literal: a city (catalogue text)
+    with the literal's own syntax in it is counted as itself, as a rebuild counts it."""
+    Outlet.update(city=city).where(Outlet.code == "S1-1").execute()
+    now = datetime(2026, 3, 2, 12)
+    for n, user in enumerate(["a@example.com", 'b"\\@example.com', "c@example.com"]):
+        make_report(when=now + timedelta(minutes=n), user=user, offer="S1-OFFER", outlet="S1-1", ip_hash=f"ip{n % 2}",
+                    device_hash=None if n else "device-1")
+    assert count_pending() == 3
+    counted = counter_rows()
+    assert {day.city for day in MerchantDay.select()} == {"", city}
+    rebuild_rollups()
+    assert counter_rows() == counted
 
 
 def test_the_leaderboard_counts_what_is_pending_and_a_rebuild_keeps_later_reports_pending(shops):

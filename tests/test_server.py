@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from backend.rollups import COUNT_EVERY
+from backend.rollups import COUNT_SECONDS
 from backend.server import IN_SQLITE
 from support import (DATA, ROOT, free_port, log_with, report_params, run_py, served, site_env, site_stored_id, slow_clients_meanwhile,
                      wait_until_up)
@@ -165,10 +165,17 @@ def counters_and_reports(server):
 
 def test_workers_count_reports_into_the_leaderboard_after_answering(server):
     counted_before, _, _ = counters_and_reports(server)
-    with ThreadPoolExecutor(max_workers=8) as pool:  # one of the two workers stores 65 or more
-        answers = list(pool.map(lambda n: http(server, report(server, user_id=f"many{n}@example.com")),
-                                range(2 * COUNT_EVERY + 2)))
-    assert {status for status, _, _ in answers} == {200}
+
+    def send(numbers):
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            return [status for status, _, _ in pool.map(
+                lambda n: http(server, report(server, user_id=f"many{n}@example.com")), numbers)]
+
+    # Each worker counts at most once every COUNT_SECONDS: two rounds further apart than that.
+    statuses = send(range(40))
+    time.sleep(COUNT_SECONDS + 0.2)
+    statuses += send(range(40, 56))
+    assert set(statuses) == {200}
     deadline = time.monotonic() + 10
     while True:
         counted, pending, stored = counters_and_reports(server)
