@@ -8,10 +8,12 @@ against rows stored; several runs, judged on their medians (the machine is share
 
 --database postgresql runs on PostgreSQL: an empty database named by DATABASE_URL, else a
 throwaway cluster with PostgreSQL's default (durable) settings; --statements also prints
-what the database ran per report (pg_stat_statements). The server's settings come from the
+what the database ran per report (pg_stat_statements); --anchor also loads issue 11's naive
+anchor (bench/anchor.py: bare Flask, a duplicate SELECT and an INSERT) after each ingest run,
+the same load on the same machine at the same time. The server's settings come from the
 environment as in production (WORKER_CLASS, WORKER_THREADS, WEB_CONCURRENCY).
 Usage: .venv/bin/python bench/ingest.py [--database sqlite|postgresql] [--duration 10]
-       [--connections 32] [--runs 3] [--statements]
+       [--connections 32] [--runs 3] [--statements] [--anchor]
 """
 import argparse
 import json
@@ -73,6 +75,10 @@ function done(summary, latency, requests)
   io.write(string.format('COUNTS {"accepted": %d, "duplicates": %d, "failed": %d}\n', a, d, f))
 end
 """
+
+
+# Rows the product stored (bench/anchor.py's rows have their own channel).
+PRODUCT_ROWS = "SELECT COUNT(*) FROM feedback WHERE channel <> 'anchor'"
 
 
 def run_py(env, *args):
@@ -185,7 +191,11 @@ def main():
                         help="sample the workers with py-spy during the first ingest run (pip install py-spy)")
     parser.add_argument("--statements", action="store_true",
                         help="PostgreSQL: print the statements run per report (pg_stat_statements)")
+    parser.add_argument("--anchor", action="store_true",
+                        help="PostgreSQL: also load issue 11's naive anchor (bench/anchor.py) after each ingest run")
     args = parser.parse_args()
+    if args.anchor and args.database != "postgresql":
+        parser.error("--anchor is PostgreSQL's (psycopg2)")
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: run `make setup`")
 
@@ -220,7 +230,7 @@ def run_all(args, tmp, url):
         JOIN bank b ON b.network_id = (SELECT id FROM network WHERE code = 'UPN')
         WHERE (o.bank_id = b.id OR o.network_id = b.network_id) AND t.latitude IS NOT NULL
     """)
-    rows_before = query(url, "SELECT COUNT(*) FROM feedback")[0][0]
+    rows_before = query(url, PRODUCT_ROWS)[0][0]
     if args.statements:
         query(url, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
     lua_targets = "{" + ",".join('{"%s","%s","%s",%.6f,%.6f}' % t for t in targets) + "}"
@@ -232,9 +242,18 @@ def run_all(args, tmp, url):
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([PYTHON, "run.py", "serve", "--port", str(port)], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=(tmp / "server.log").open("w"))
-    runs = []
+    sys.path.insert(0, str(ROOT))
+    from backend.server import default_workers, worker_settings
+
+    anchor = anchor_base = None
+    if args.anchor:  # the same number of workers, gunicorn's sync ones, as the issue measured it
+        anchor_base = f"http://127.0.0.1:{(anchor_port := free_port())}"
+        anchor = subprocess.Popen([PYTHON, "-m", "gunicorn", "-w", str(default_workers()), "-b", f"127.0.0.1:{anchor_port}",
+                                   "--chdir", str(ROOT / "bench"), "anchor:app"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    runs, anchor_runs = [], []
     try:
-        if not wait_until_up(base + "/healthz", server):
+        if not wait_until_up(base + "/healthz", server) or (anchor and not wait_until_up(anchor_base + "/healthz", anchor)):
             sys.exit("the server did not start: " + (tmp / "server.log").read_text()[-2000:])
         if args.statements:
             query(url, "SELECT pg_stat_statements_reset()")
@@ -249,14 +268,15 @@ def run_all(args, tmp, url):
             runs.append((trivial, ingest))
             for sampler in samplers:
                 sampler.wait()
+            if anchor:
+                anchor_runs.append(wrk(anchor_base + "/api", args.duration, args.connections, script, 1000 + run))
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-    stored = query(url, "SELECT COUNT(*) FROM feedback")[0][0] - rows_before
+        for process in (server, anchor):
+            if process:
+                process.terminate()
+                process.wait(timeout=30)
+    stored = query(url, PRODUCT_ROWS)[0][0] - rows_before
     errors = [line for line in (tmp / "server.log").read_text().splitlines() if "Error" in line or "Traceback" in line]
-
-    sys.path.insert(0, str(ROOT))
-    from backend.server import default_workers, worker_settings
 
     worker = worker_settings()
     kind = "sync" if worker["threads"] == 1 else f"gthread ({worker['threads']} threads)"
@@ -291,6 +311,10 @@ def run_all(args, tmp, url):
     print(f"rows stored: {stored} ({stored - accepted + lost} answered after wrk stopped), lost: {lost}")
     for line in errors[:5]:
         print("server log:", line)
+    for number, ((trivial, ingest), naive) in enumerate(zip(runs, anchor_runs), 1):
+        print(f"run {number}: naive anchor (bench/anchor.py) {naive['rps']:.0f} req/s, p99 {naive['p99']:.1f} ms, "
+              f"{naive['rps'] / trivial['rps']:.1%} of /healthz; ingest {ingest['rps'] / naive['rps']:.0%} of the anchor's "
+              f"(anchor failures: {naive['non2xx'] + naive['socket_errors']})")
     if args.profile:
         print("worker samples (py-spy, waits included), inclusive:")
         print("\n".join(profile_summary(tmp)))
