@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from peewee import Case, Select, fn
 
-from .db import large_reads
+from .db import database, large_reads
 from .models import Bank, CustomerDay, CustomersByLastDay, Feedback, FeedbackType, Merchant, MerchantDay, Outlet
 from .rollups import SCORE_UNITS, count_before_reading
 
@@ -155,10 +155,10 @@ def merchant_leaderboard(filters, today, limit=25, min_customers=MIN_CUSTOMERS, 
 
 def _leaderboard(filters, today, limit, min_customers, outlets, flags_only=False, offset=0, order="rank",
                  leave_out=frozenset()):
-    totals = (_rollup(filters, filters.start, filters.end)
-              .select(MerchantDay.merchant, *_sums(RANKING_COUNTERS, filters.verified_only),
-                      fn.SUM(MerchantDay.verified_reports))
-              .group_by(MerchantDay.merchant).tuples())
+    totals = fetched(_rollup(filters, filters.start, filters.end)
+                     .select(MerchantDay.merchant, *_sums(RANKING_COUNTERS, filters.verified_only),
+                             fn.SUM(MerchantDay.verified_reports))
+                     .group_by(MerchantDay.merchant))
     # Every merchant with reports is a Total; only the rows shown become MerchantRows (at a
     # million reports, making one for each of 2,000 merchants took a fifth of the page's time).
     rows, period = [], [0, 0, 0]  # the audience's reports, customer-days, verified reports
@@ -244,7 +244,14 @@ class Total(NamedTuple):
 def outlet_counts(city=""):
     """{merchant: its outlets in the catalogue (in city, if given)}."""
     query = Outlet.select(Outlet.merchant, fn.COUNT(Outlet.id)).group_by(Outlet.merchant)
-    return dict((query.where(Outlet.city == city) if city else query).tuples())
+    return dict(fetched(query.where(Outlet.city == city) if city else query))
+
+
+def fetched(query):
+    """A read's rows as the driver hands them over (numbers; a day is text on SQLite), for the
+    reads of thousands of rows: peewee's conversion of each value took a third of the time of
+    the largest (every merchant's totals, 2,000 rows: 21 -> 14 ms at 1M reports, PostgreSQL)."""
+    return database.execute(query).fetchall()
 
 
 def _distinct_customers(filters, merchant_ids, today):
@@ -334,11 +341,10 @@ def _fill_trends(filters, rows, ids, today, score, median):
     previous_start = filters.start - timedelta(days=length)
     first_week = today - timedelta(days=7 * TREND_WEEKS - 1)
     since = min(first_week, previous_start)
-    daily = (MerchantDay.select(MerchantDay.merchant, MerchantDay.day, score)
-             .where(MerchantDay.scope == filters.scope, MerchantDay.feedback_type == filters.feedback_type,
-                    MerchantDay.city == filters.city, MerchantDay.day.between(since, max(today, filters.end)),
-                    MerchantDay.merchant.in_(ids))
-             .tuples())
+    daily = fetched(MerchantDay.select(MerchantDay.merchant, MerchantDay.day, score)
+                    .where(MerchantDay.scope == filters.scope, MerchantDay.feedback_type == filters.feedback_type,
+                           MerchantDay.city == filters.city, MerchantDay.day.between(since, max(today, filters.end)),
+                           MerchantDay.merchant.in_(ids)))
     weeks = defaultdict(lambda: [0.0] * TREND_WEEKS)
     previous = defaultdict(float)
     for merchant_id, day, units in daily:
