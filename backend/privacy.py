@@ -9,7 +9,8 @@ finds the reports; the id itself is never stored.
 
 Erasure replaces the pseudonym by a tombstone per merchant ("x" and 32 random hex digits),
 in the reports and in the counters, so that every count stays as it was, a recount too; and
-removes the comments, positions and hashed IP and device of those reports.
+removes the comments and positions of those reports (their keyed IP and device hashes stay:
+counting discounts by them, and they say nothing without the server's key).
 """
 import functools
 import hashlib
@@ -19,7 +20,6 @@ import secrets
 from datetime import timedelta
 
 from peewee import Cast, SqliteDatabase, Value, fn
-
 
 from .db import WRITER_LOCK, database, exclusive, write_transaction
 from .models import CustomerDay, Feedback, FeedbackType, KeyCheck, Merchant, MerchantCustomer, Outlet

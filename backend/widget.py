@@ -285,7 +285,8 @@ def report():
     config = current_app.config
     now = utcnow()
     address = ip_hash(config["SECRET_KEY"], request.remote_addr or "unknown")
-    by_device, by_ip = recent_reports(pseudonym(config["CUSTOMER_KEY"], context["bank"].id, state["u"]), address,
+    bank_id = context["bank"].id
+    by_device, by_ip = recent_reports(bank_id, pseudonym(config["CUSTOMER_KEY"], bank_id, state["u"]), address,
                                       now - timedelta(hours=1))
     if by_device >= config["WIDGET_REPORTS_PER_DEVICE_HOUR"] or by_ip >= config["WIDGET_REPORTS_PER_IP_HOUR"]:
         raise Problem("rate_limited", 429)
@@ -323,7 +324,9 @@ def reference_number(feedback_id):
     return f"{digits[:4]}-{digits[4:]}"
 
 
-def recent_reports(stored_id, ip_hash, since):
-    """Widget reports stored since a time: (from this customer or device (its pseudonym), from this IP)."""
+def recent_reports(bank_id, stored_id, ip_hash, since):
+    """Widget reports stored since a time: (from this customer or device of the bank (its
+    pseudonym: the reports' index by bank and customer finds them), from this IP)."""
     recent = Feedback.select().where(Feedback.channel == "widget", Feedback.created_at > since)
-    return recent.where(Feedback.user_id == stored_id).count(), recent.where(Feedback.ip_hash == ip_hash).count()
+    return (recent.where(Feedback.bank == bank_id, Feedback.user_id == stored_id).count(),
+            recent.where(Feedback.ip_hash == ip_hash).count())

@@ -189,7 +189,7 @@ def test_the_console_finds_and_erases_a_customer_by_the_id_typed(site):
     assert call(site, action="customer_reports", user_id=SECRET_ID)[1]["reports"] == []
     refused = browser.request("POST", "/admin/customers", {"csrf_token": "stale", "bank": "BANK1", "user_id": SECRET_ID})
     assert refused.status == 400 and SECRET_ID not in refused.text  # never shown back
-    # Another bank's admin cannot erase at First Bank.
+    # A bank the admin does not see is refused (the pseudonym found at First Bank, named at Lone Bank).
     lone = browser.request("POST", "/admin/customers", {"csrf_token": token, "bank": "BANK3", "erase": stored})
     assert lone.status == 404
 
